@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The dstore command: `dstore` (API and workers), `dstore api`, `dstore worker`. Runs the build in dist/ (npm run build).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const entry = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  console.error('dstore: dist/main.js is missing; run `npm run build` (npm start does it for you)');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+await main(process.argv.slice(2));

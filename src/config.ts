@@ -1,0 +1,101 @@
+import type { StoreName } from './stores/store.ts';
+
+/** Settings from the environment (SPEC §7). Any bad value stops start-up with one line naming it. */
+export interface Config {
+  role: 'all' | 'api' | 'worker';
+  port: number;
+  host: string;
+  stores: StoreName[];
+  levelPath: string;
+  projectFilePath: string;
+  queuePath: string;
+  bodyLimit: number;
+  writeTimeoutMs: number;
+  queueConnectionString?: string;
+  postgresql?: { host: string; port: number; user?: string; password?: string; database: string };
+  elasticsearch?: { url: string; username?: string; password?: string; apiKey?: string };
+}
+
+export class ConfigError extends Error {}
+
+const STORE_NAMES: readonly StoreName[] = ['postgresql', 'elasticsearch', 'level'];
+const ROLES = ['all', 'api', 'worker'] as const;
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name}=${raw} is outside ${min}..${max}`);
+  return n;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env, roleArg?: string): Config {
+  const role = (roleArg ?? env['ROLE'] ?? 'all') as Config['role'];
+  if (!ROLES.includes(role)) throw new ConfigError(`ROLE=${JSON.stringify(role)} must be one of ${ROLES.join(', ')}`);
+
+  let stores: StoreName[];
+  if (env['STORES']) {
+    const names = env['STORES'].split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = names.find((n) => !STORE_NAMES.includes(n as StoreName));
+    if (unknown) throw new ConfigError(`STORES names unknown engine "${unknown}" (known: ${STORE_NAMES.join(', ')})`);
+    stores = [...new Set(names as StoreName[])];
+  } else {
+    // embedded default: LevelDB, plus each server engine whose host is configured
+    stores = [];
+    if (env['POSTGRESQL_HOST']) stores.push('postgresql');
+    if (env['ELASTICSEARCH_HOST']) stores.push('elasticsearch');
+    stores.push('level');
+  }
+  if (!stores.length) throw new ConfigError('STORES is empty: name at least one of postgresql, elasticsearch, level');
+
+  const config: Config = {
+    role,
+    port: integer(env, 'PORT', 2020, 0, 65535),
+    host: env['HOST'] || '0.0.0.0',
+    stores,
+    levelPath: env['LEVEL_PATH'] || 'storage/level',
+    projectFilePath: env['PROJECT_FILE_PATH'] || 'storage/blueprint',
+    queuePath: env['QUEUE_PATH'] || 'storage/queue',
+    bodyLimit: integer(env, 'BODY_LIMIT', 10 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    writeTimeoutMs: integer(env, 'WRITE_TIMEOUT_MS', 10_000, 0, 3_600_000),
+  };
+
+  const queue = env['QUEUE_CONNECTIONSTRING'];
+  if (queue) {
+    if (!/^amqps?:\/\//.test(queue)) throw new ConfigError(`QUEUE_CONNECTIONSTRING must be an amqp:// or amqps:// URL`);
+    config.queueConnectionString = queue;
+  } else if (role !== 'all') {
+    throw new ConfigError(`ROLE=${role} needs QUEUE_CONNECTIONSTRING: without RabbitMQ the API and its workers share one process`);
+  }
+
+  if (stores.includes('postgresql')) {
+    const host = env['POSTGRESQL_HOST'];
+    if (!host) throw new ConfigError('POSTGRESQL_HOST is required when STORES includes postgresql');
+    config.postgresql = {
+      host,
+      port: integer(env, 'POSTGRESQL_PORT', 5432, 1, 65535),
+      user: env['POSTGRESQL_USER'] || undefined,
+      password: env['POSTGRESQL_PASSWORD'] || undefined,
+      database: env['POSTGRESQL_DATABASE'] || 'dstore',
+    };
+    if (!/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(config.postgresql.database)) throw new ConfigError(`POSTGRESQL_DATABASE=${JSON.stringify(config.postgresql.database)} is not a plain database name`);
+  }
+  if (stores.includes('elasticsearch')) {
+    const url = env['ELASTICSEARCH_HOST'];
+    if (!url) throw new ConfigError('ELASTICSEARCH_HOST is required when STORES includes elasticsearch');
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error();
+    } catch {
+      throw new ConfigError(`ELASTICSEARCH_HOST=${JSON.stringify(url)} is not an http(s) URL`);
+    }
+    config.elasticsearch = {
+      url,
+      username: env['ELASTICSEARCH_USERNAME'] || undefined,
+      password: env['ELASTICSEARCH_PASSWORD'] || undefined,
+      apiKey: env['ELASTICSEARCH_API_KEY'] || undefined,
+    };
+  }
+  return config;
+}

@@ -1,0 +1,9 @@
+import type { EngineHealth, Snapshot } from '../stores/store.ts';
+
+/** What the API may ask of the engines besides writes (which only go through the queue). */
+export interface EngineControl {
+  /** Prepares every enabled engine for a snapshot, all or nothing. */
+  migrate(snapshot: Snapshot): Promise<void>;
+  drop(project: string, versions: readonly number[]): Promise<void>;
+  health(): Promise<Record<string, EngineHealth>>;
+}

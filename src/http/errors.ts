@@ -1,0 +1,60 @@
+/** Every error the API answers with: code, status and message, declared once (SPEC §2). */
+
+export interface ErrorBody {
+  message: string;
+  code: string;
+  errors?: Record<string, string>;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+    readonly errors?: Record<string, string>,
+  ) {
+    super(message);
+  }
+
+  toBody(): ErrorBody {
+    return this.errors ? { message: this.message, code: this.code, errors: this.errors } : { message: this.message, code: this.code };
+  }
+}
+
+type Make<A extends unknown[]> = (...args: A) => ApiError;
+
+function define<A extends unknown[]>(code: string, statusCode: number, message: (...args: A) => string, errors?: (...args: A) => Record<string, string> | undefined): Make<A> {
+  return (...args: A) => new ApiError(code, statusCode, message(...args), errors?.(...args));
+}
+
+export const Errors = {
+  bodyNotJson: define('DSTORE_BODY_NOT_JSON', 400, (detail: string) => `request body is not valid JSON: ${detail}`),
+  bodyMissing: define('DSTORE_BODY_MISSING', 400, (what: string) => `request body is missing: expected ${what}`),
+  bodyShape: define('DSTORE_BODY_SHAPE', 400, (what: string) => `request body must be ${what}`),
+  bodyTooLarge: define('DSTORE_BODY_TOO_LARGE', 413, (limit: number) => `request body is larger than the limit of ${limit} bytes (BODY_LIMIT)`),
+  badName: define('DSTORE_BAD_NAME', 400, (what: string, name: string, problem: string) => `${what} name "${name}" ${problem}`, (what: string, _name: string, problem: string) => ({ [what]: problem })),
+  blueprintInvalid: define('DSTORE_BLUEPRINT_INVALID', 400, (name: string, errors: Record<string, string>) => `blueprint "${name}" is invalid: ${summarize(errors)}`, (_n: string, errors: Record<string, string>) => errors),
+  itemInvalid: define('DSTORE_ITEM_INVALID', 400, (errors: Record<string, string>) => `item is invalid: ${summarize(errors)}`, (errors: Record<string, string>) => errors),
+  itemsInvalid: define('DSTORE_ITEMS_INVALID', 400, (count: number, errors: Record<string, string>) => `${count} of the items are invalid; nothing was stored`, (_c: number, errors: Record<string, string>) => errors),
+  idMismatch: define('DSTORE_ID_MISMATCH', 400, (path: string, body: unknown) => `id in the path (${path}) differs from id in the body (${JSON.stringify(body)})`, () => ({ id: 'differs from the id in the path' })),
+  idNotUuid: define('DSTORE_ID_NOT_UUID', 400, (id: string) => `id "${id}" is not a UUID`, () => ({ id: 'must be a UUID' })),
+  versionMissing: define('DSTORE_VERSION_MISSING', 400, () => 'project_version is required: the number of an existing snapshot', () => ({ project_version: 'is required' })),
+  versionUnknown: define('DSTORE_VERSION_UNKNOWN', 400, (project: string, version: unknown) => `project_version ${JSON.stringify(version)} is not a snapshot of project "${project}"`, () => ({ project_version: 'is not an existing snapshot' })),
+  versionNotFound: define('DSTORE_VERSION_NOT_FOUND', 404, (project: string, version: string) => `project "${project}" has no snapshot ${version}`),
+  projectNotFound: define('DSTORE_PROJECT_NOT_FOUND', 404, (project: string) => `project "${project}" does not exist`),
+  blueprintNotFound: define('DSTORE_BLUEPRINT_NOT_FOUND', 404, (project: string, blueprint: string, version?: number) => version === undefined ? `project "${project}" has no blueprint "${blueprint}" in its working copy` : `blueprint "${blueprint}" is not in snapshot ${version} of project "${project}"`),
+  noBlueprints: define('DSTORE_NO_BLUEPRINTS', 400, (project: string) => `project "${project}" has no blueprints to snapshot`),
+  conflict: define('DSTORE_CONFLICT', 409, (what: string) => what),
+  migrationFailed: define('DSTORE_MIGRATION_FAILED', 502, (engine: string, reason: string) => `snapshot not created: the ${engine} migration failed: ${reason}`),
+  queueUnavailable: define('DSTORE_QUEUE_UNAVAILABLE', 503, (reason: string) => `writes cannot be accepted now: ${reason}; nothing was stored`),
+  notFound: define('DSTORE_ROUTE_NOT_FOUND', 404, (method: string, url: string) => `no route for ${method} ${url}`),
+  methodNotAllowed: define('DSTORE_METHOD_NOT_ALLOWED', 405, (method: string, url: string) => `${method} is not allowed on ${url}`),
+  badQuery: define('DSTORE_BAD_QUERY', 400, (detail: string) => `bad query string: ${detail}`),
+  internal: define('DSTORE_INTERNAL', 500, () => 'internal error; the details are in the server log'),
+} as const;
+
+function summarize(errors: Record<string, string>): string {
+  const entries = Object.entries(errors);
+  const shown = entries.slice(0, 5).map(([k, v]) => `${k} ${v}`).join('; ');
+  return entries.length > 5 ? `${shown}; and ${entries.length - 5} more` : shown;
+}

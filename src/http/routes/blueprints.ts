@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import { normalizeBlueprint, normalizeBlueprints } from '../../schema/blueprint.ts';
+import { Errors } from '../errors.ts';
+import { checkBlueprintName, checkProjectName, parseVersion } from '../problems.ts';
+
+type ProjectParams = { project: string };
+type BlueprintParams = { project: string; blueprint: string };
+
+/** The working copy and frozen blueprints (SPEC §2, §3). */
+export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
+  const { catalog, engines } = app.deps;
+
+  app.put<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', async (req) => {
+    const { project, blueprint } = req.params;
+    checkProjectName(project);
+    checkBlueprintName(blueprint);
+    if (req.body === undefined) throw Errors.bodyMissing('a blueprint: { "columns": { … } }');
+    return catalog.putBlueprint(project, blueprint, normalizeBlueprint(blueprint, req.body));
+  });
+
+  app.get<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', async (req) => {
+    checkProjectName(req.params.project);
+    return catalog.blueprint(req.params.project, req.params.blueprint);
+  });
+
+  app.get<{ Params: BlueprintParams & { version: string } }>('/:project/:blueprint/_blueprint/:version', async (req) => {
+    const { project, blueprint } = req.params;
+    checkProjectName(project);
+    const version = parseVersion(project, req.params.version);
+    const def = catalog.snapshot(project, version).blueprints[blueprint];
+    if (!def) throw Errors.blueprintNotFound(project, blueprint, version);
+    return def;
+  });
+
+  app.delete<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', async (req, reply) => {
+    checkProjectName(req.params.project);
+    await catalog.deleteBlueprint(req.params.project, req.params.blueprint);
+    return reply.status(204).send();
+  });
+
+  app.put<{ Params: ProjectParams }>('/:project/_blueprint', async (req) => {
+    checkProjectName(req.params.project);
+    if (req.body === undefined) throw Errors.bodyMissing('an object of blueprint name to blueprint');
+    return catalog.replaceWorking(req.params.project, normalizeBlueprints(req.body));
+  });
+
+  app.get<{ Params: ProjectParams }>('/:project/_blueprint', async (req) => {
+    checkProjectName(req.params.project);
+    return catalog.working(req.params.project);
+  });
+
+  app.get<{ Params: ProjectParams & { version: string } }>('/:project/_blueprint/:version', async (req) => {
+    const { project } = req.params;
+    checkProjectName(project);
+    return catalog.snapshot(project, parseVersion(project, req.params.version)).blueprints;
+  });
+
+  /** Replace the working copy and snapshot it, in one request. */
+  app.put<{ Params: ProjectParams }>('/:project', async (req, reply) => {
+    const { project } = req.params;
+    checkProjectName(project);
+    if (req.body === undefined) throw Errors.bodyMissing('an object of blueprint name to blueprint');
+    const blueprints = normalizeBlueprints(req.body);
+    await catalog.replaceWorking(project, blueprints);
+    const snapshot = await catalog.createSnapshot(project, (s) => engines.migrate(s));
+    return reply.status(201).send({ project_version: snapshot.version, versions: catalog.versions(project), blueprints: snapshot.blueprints });
+  });
+
+  app.get<{ Params: ProjectParams }>('/:project', async (req) => {
+    checkProjectName(req.params.project);
+    return catalog.project(req.params.project);
+  });
+
+  app.delete<{ Params: ProjectParams }>('/:project', async (req, reply) => {
+    checkProjectName(req.params.project);
+    await catalog.dropProject(req.params.project, (p, versions) => engines.drop(p, versions));
+    return reply.status(204).send();
+  });
+
+  app.get('/_project', async () => ({
+    projects: catalog.listProjects().map((name) => ({ name, project_version: catalog.latest(name), versions: catalog.versions(name) })),
+  }));
+}

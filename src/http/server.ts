@@ -1,0 +1,61 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { WriteQueue } from '../writes/queue.ts';
+import type { EngineControl } from './engines.ts';
+import { ApiError, Errors } from './errors.ts';
+import { blueprintRoutes } from './routes/blueprints.ts';
+import { versionRoutes } from './routes/versions.ts';
+import { itemRoutes } from './routes/items.ts';
+import { operationRoutes } from './routes/operations.ts';
+import { toApiError } from './problems.ts';
+
+export interface ApiDeps {
+  catalog: Catalog;
+  queue: WriteQueue;
+  engines: EngineControl;
+  bodyLimit: number;
+  writeTimeoutMs: number;
+  log?: (msg: string) => void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deps: ApiDeps;
+  }
+}
+
+/** Builds the HTTP API; `inject()` drives it in tests without a port. */
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ bodyLimit: deps.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: 'idle' });
+  app.decorate('deps', deps);
+
+  // The seed's curl commands send JSON as application/x-www-form-urlencoded: every body is JSON, whatever its Content-Type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(Errors.bodyNotJson((err as Error).message));
+    }
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const api = toApiError(err, deps.bodyLimit);
+    if (api.statusCode >= 500) deps.log?.(`${req.method} ${req.url} failed: ${(err as Error).stack ?? String(err)}`);
+    void reply.status(api.statusCode).send(api.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = Errors.notFound(req.method, req.url);
+    void reply.status(e.statusCode).send(e.toBody());
+  });
+
+  void app.register(blueprintRoutes);
+  void app.register(versionRoutes);
+  void app.register(itemRoutes);
+  void app.register(operationRoutes);
+  return app;
+}
+
+export { ApiError };

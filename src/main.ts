@@ -1,0 +1,123 @@
+import type { FastifyInstance } from 'fastify';
+import { Catalog } from './catalog/catalog.ts';
+import { dropAll, migrateAll } from './catalog/migration.ts';
+import { ConfigError, readConfig, type Config } from './config.ts';
+import type { EngineControl } from './http/engines.ts';
+import { buildApi } from './http/server.ts';
+import { createStores } from './stores/registry.ts';
+import type { EngineHealth, Store } from './stores/store.ts';
+import { InProcessQueue } from './writes/in-process-queue.ts';
+import type { WriteQueue } from './writes/queue.ts';
+
+const log = (msg: string): void => console.log(`${new Date().toISOString()} ${msg}`);
+
+/** Health checks answer within this, so a hung engine shows as down instead of hanging /_health. */
+const HEALTH_TIMEOUT_MS = 2000;
+
+async function timedHealth(store: Store): Promise<EngineHealth> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<EngineHealth>((resolve) => (timer = setTimeout(() => resolve({ status: 'down', reason: `no answer within ${HEALTH_TIMEOUT_MS} ms` }), HEALTH_TIMEOUT_MS)));
+  try {
+    return await Promise.race([store.health().catch((e: Error) => ({ status: 'down' as const, reason: e.message })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function engineControl(stores: readonly Store[]): EngineControl {
+  return {
+    migrate: (snapshot) => migrateAll(stores, snapshot, log),
+    drop: (project, versions) => dropAll(stores, project, versions),
+    health: async () => Object.fromEntries(await Promise.all(stores.map(async (s) => [s.name, await timedHealth(s)] as const))),
+  };
+}
+
+async function createQueue(config: Config, stores: Store[], runWorkers: boolean): Promise<WriteQueue> {
+  if (config.queueConnectionString) {
+    const { RabbitQueue } = await import('./writes/rabbitmq/rabbit-queue.ts');
+    return new RabbitQueue({ url: config.queueConnectionString, stores, runWorkers, runApi: config.role !== 'worker', log });
+  }
+  return new InProcessQueue(stores, config.queuePath, log);
+}
+
+export interface Running {
+  config: Config;
+  app: FastifyInstance | null;
+  stop(): Promise<void>;
+}
+
+/** Starts dstore as configured: the API, the workers, or both. */
+export async function start(config: Config): Promise<Running> {
+  const stores = await createStores(config);
+  for (const store of stores) {
+    try {
+      await store.open();
+    } catch (err) {
+      const setting = store.name === 'level' ? `LEVEL_PATH=${config.levelPath}` : store.name.toUpperCase();
+      throw new ConfigError(`cannot open ${store.name} (${setting}): ${(err as Error).message}`);
+    }
+  }
+  const queue = await createQueue(config, stores, config.role !== 'api');
+  await queue.start();
+
+  let app: FastifyInstance | null = null;
+  if (config.role !== 'worker') {
+    const catalog = new Catalog(config.projectFilePath);
+    try {
+      await catalog.load();
+    } catch (err) {
+      throw new ConfigError(`cannot read the catalog at PROJECT_FILE_PATH=${config.projectFilePath}: ${(err as Error).message}`);
+    }
+    app = buildApi({ catalog, queue, engines: engineControl(stores), bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log });
+    try {
+      await app.listen({ port: config.port, host: config.host });
+    } catch (err) {
+      throw new ConfigError(`cannot listen on PORT=${config.port}: ${(err as Error).message}`);
+    }
+  }
+  log(`dstore ${config.role}: engines ${config.stores.join(', ')}; queue ${queue.kind}${app ? `; listening on ${config.host}:${config.port}` : ''}`);
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    app,
+    stop: () =>
+      (stopping ??= (async () => {
+        if (app) await app.close();
+        await queue.close();
+        for (const store of stores) await store.close().catch((e: Error) => log(`closing ${store.name}: ${e.message}`));
+      })()),
+  };
+}
+
+/** The `dstore` command: `dstore [all|api|worker]`. */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  let running: Running;
+  try {
+    const role = argv[0] === 'start' ? undefined : argv[0];
+    running = await start(readConfig(process.env, role));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`dstore: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const shutdown = (signal: string) => {
+    log(`${signal}: stopping (writes in flight are finished or handed back)`);
+    const hard = setTimeout(() => {
+      log('shutdown took longer than 9 s; exiting');
+      process.exit(1);
+    }, 9000);
+    hard.unref();
+    running.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log(`shutdown failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,77 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { DATETIME_FORMAT, type GeometryKind } from './column-types.ts';
+import { geometryProblem } from './geojson.ts';
+
+// ajv-formats is CommonJS: its default export arrives wrapped under NodeNext
+type AddFormats = (ajv: Ajv, options: { mode: 'full'; keywords: boolean }) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?: (\d{2}):(\d{2}):(\d{2})|T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2})))$/;
+const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function isLeap(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+}
+
+/** `yyyy-MM-dd HH:mm:ss` (UTC) or ISO 8601 `yyyy-MM-ddTHH:mm:ss[.fff](Z|±hh:mm)`, on a real calendar day. */
+export function isDatetime(value: string): boolean {
+  const m = DATETIME.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const [h, mi, s] = m[4] !== undefined ? [m[4], m[5], m[6]].map(Number) : [m[7], m[8], m[9]].map(Number);
+  if (mo < 1 || mo > 12 || d < 1 || d > DAYS[mo - 1]! || (mo === 2 && d === 29 && !isLeap(y))) return false;
+  if (h! > 23 || mi! > 59 || s! > 59) return false;
+  if (m[10] !== undefined && (Number(m[10]) > 23 || Number(m[11]) > 59)) return false;
+  return true;
+}
+
+function datetimeMillis(value: string): number {
+  return Date.parse(value.includes('T') ? value : `${value.replace(' ', 'T')}Z`);
+}
+
+export function createAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
+  addFormats(ajv, { mode: 'full', keywords: true });
+  ajv.addFormat('uuid', UUID);
+  ajv.addFormat(DATETIME_FORMAT, { type: 'string', validate: isDatetime, compare: (a: string, b: string) => Math.sign(datetimeMillis(a) - datetimeMillis(b)) });
+  ajv.addKeyword({
+    keyword: 'geojson',
+    type: 'object',
+    schemaType: 'string',
+    errors: true,
+    validate: function geojson(kind: GeometryKind, data: unknown): boolean {
+      const problem = geometryProblem(data, kind);
+      (geojson as unknown as { errors: Partial<ErrorObject>[] }).errors = problem ? [{ keyword: 'geojson', message: problem, params: {} }] : [];
+      return problem === null;
+    },
+  });
+  return ajv;
+}
+
+/** One line per failing value, in words a client can act on. */
+export function describeAjvError(e: ErrorObject): string {
+  const where = e.instancePath ? `at ${e.instancePath} ` : '';
+  switch (e.keyword) {
+    case 'format':
+      return `${where}must be ${formatWords(String(e.params.format))}`;
+    case 'type':
+      return `${where}must be ${e.params.type === 'integer' ? 'an integer' : `of type ${e.params.type}`}`;
+    case 'enum':
+      return `${where}must be one of ${JSON.stringify(e.params.allowedValues)}`;
+    default:
+      return `${where}${e.message ?? 'is invalid'}`;
+  }
+}
+
+function formatWords(format: string): string {
+  switch (format) {
+    case 'uuid': return 'a UUID';
+    case 'date': return 'a real calendar date yyyy-MM-dd';
+    case DATETIME_FORMAT: return 'a real date-time yyyy-MM-dd HH:mm:ss, or ISO 8601 with an offset';
+    default: return `a valid ${format}`;
+  }
+}
+
+export const sharedAjv = createAjv();

@@ -1,0 +1,13 @@
+import type { Config } from '../config.ts';
+import type { Store, StoreName } from './store.ts';
+
+/** How each engine is built from the configuration; engines load lazily so an unused client is never imported. */
+const FACTORIES: Record<StoreName, (config: Config) => Promise<Store>> = {
+  level: async (config) => new (await import('./level/level-store.ts')).LevelStore(config.levelPath),
+  postgresql: async (config) => new (await import('./postgresql/postgresql-store.ts')).PostgresqlStore(config.postgresql!),
+  elasticsearch: async (config) => new (await import('./elasticsearch/elasticsearch-store.ts')).ElasticsearchStore(config.elasticsearch!),
+};
+
+export async function createStores(config: Config): Promise<Store[]> {
+  return Promise.all(config.stores.map((name) => FACTORIES[name](config)));
+}

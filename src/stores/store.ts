@@ -1,0 +1,87 @@
+import type { Blueprint, Blueprints } from '../schema/blueprint.ts';
+import type { Item } from '../schema/item.ts';
+
+/**
+ * A storage engine dstore projects items into. Each engine lives in its own
+ * folder under stores/ with its migrator, serializer and writer.
+ */
+export interface Store {
+  readonly name: StoreName;
+  /** Connects; may create the engine's own prerequisites (database, extensions). */
+  open(): Promise<void>;
+  health(): Promise<EngineHealth>;
+  /** Makes the engine ready for a snapshot, all or nothing. */
+  migrate(snapshot: Snapshot): Promise<void>;
+  /** Undoes `migrate` of a snapshot that was not announced (another engine failed). */
+  abandon(project: string, version: number): Promise<void>;
+  /**
+   * Applies writes in order. A write whose stamp is not newer than the last
+   * one applied to that item is skipped, so redelivery never goes back in time.
+   * Throws StoreUnavailableError when the engine cannot be reached (retry later)
+   * and WriteRejectedError when it refuses particular writes.
+   */
+  apply(writes: readonly Write[]): Promise<void>;
+  /** Removes everything of a project: every version's tables, indices, keys. */
+  dropProject(project: string, versions: readonly number[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type StoreName = 'level' | 'postgresql' | 'elasticsearch';
+
+export interface EngineHealth {
+  status: 'up' | 'down';
+  reason?: string;
+}
+
+/** An immutable, numbered copy of all blueprints of a project. */
+export interface Snapshot {
+  project: string;
+  version: number;
+  createdAt: string;
+  blueprints: Blueprints;
+}
+
+/** Store (create or replace) one item of one project version. */
+export interface ItemPut {
+  op: 'put';
+  project: string;
+  version: number;
+  blueprint: string;
+  /** The blueprint as frozen in that version, so a worker on another machine needs no catalog. */
+  definition: Blueprint;
+  id: string;
+  /** Orders writes of one item: higher is later (see writes/stamps.ts). */
+  stamp: number;
+  item: Item;
+}
+
+/** Delete one item from every version that holds its blueprint. */
+export interface ItemDelete {
+  op: 'delete';
+  project: string;
+  blueprint: string;
+  id: string;
+  stamp: number;
+  targets: Array<{ version: number; definition: Blueprint }>;
+}
+
+export type Write = ItemPut | ItemDelete;
+
+/** The engine cannot be reached now; the same writes may succeed later. */
+export class StoreUnavailableError extends Error {
+  constructor(readonly store: StoreName, reason: string, options?: { cause?: unknown }) {
+    super(`${store} unavailable: ${reason}`, options);
+  }
+}
+
+/** The engine refused some writes for good; `reasons` maps the index of each refused write to the engine's reason. */
+export class WriteRejectedError extends Error {
+  constructor(readonly store: StoreName, readonly reasons: ReadonlyMap<number, string>) {
+    super(`${store} rejected ${reasons.size} write(s): ${[...reasons.values()][0]}`);
+  }
+}
+
+/** The identity of an item across versions: project, blueprint and id. */
+export function itemKey(w: Write): string {
+  return `${w.project}/${w.blueprint}/${w.id}`;
+}

@@ -1,0 +1,197 @@
+import type { Store, StoreName, Write } from '../stores/store.ts';
+import { applyToStore, ApplyAbortedError } from './applier.ts';
+import { DeadLetterFile } from './dead-letter-file.ts';
+import { Journal } from './journal.ts';
+import type { DeadLetter, QueueHealth, SubmitOptions, SubmitResult, WriteQueue } from './queue.ts';
+import { QueueUnavailableError } from './queue.ts';
+
+/** Writes submitted together, followed until every store has applied them. */
+interface Ticket {
+  writes: Write[];
+  pending: Set<StoreName>;
+  journalSeq?: number;
+  applied: Promise<void>;
+  settle: () => void;
+}
+
+const MAX_BATCH = 5000;
+
+/**
+ * Store-by-store FIFO lanes: each store takes every ticket waiting for it and
+ * applies them as one batch (one LevelDB batch, one SQL statement, one _bulk),
+ * so writes that arrive together are committed together, and a slow or down
+ * engine never holds back the others.
+ */
+class StoreLane {
+  private readonly waiting: Ticket[] = [];
+  private running: Promise<void> | null = null;
+  down: string | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly queue: InProcessQueue,
+  ) {}
+
+  get size(): number {
+    return this.waiting.length;
+  }
+
+  push(ticket: Ticket): void {
+    this.waiting.push(ticket);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running || this.queue.stopped) return;
+    this.running = this.drain()
+      .catch((err: Error) => this.queue.fault(this.store.name, err))
+      .finally(() => {
+        this.running = null;
+        if (this.waiting.length) setTimeout(() => this.kick(), 100).unref();
+      });
+  }
+
+  idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiting.length) {
+      let count = 0;
+      let take = 0;
+      while (take < this.waiting.length && (take === 0 || count + this.waiting[take]!.writes.length <= MAX_BATCH)) count += this.waiting[take++]!.writes.length;
+      const tickets = this.waiting.slice(0, take);
+      const writes = tickets.length === 1 ? tickets[0]!.writes : tickets.flatMap((t) => t.writes);
+      try {
+        await applyToStore(this.store, writes, this.queue.hooks(this));
+      } catch (err) {
+        if (err instanceof ApplyAbortedError) return; // shutting down: the journal keeps what was promised
+        throw err;
+      }
+      this.waiting.splice(0, take);
+      for (const t of tickets) this.queue.storeDone(t, this.store.name);
+    }
+  }
+}
+
+export class InProcessQueue implements WriteQueue {
+  readonly kind = 'in-process';
+  private readonly lanes: Map<StoreName, StoreLane>;
+  private readonly journal: Journal;
+  private readonly letters: DeadLetterFile;
+  stopped = false;
+  private readonly live = new Set<Ticket>();
+
+  constructor(
+    private readonly stores: readonly Store[],
+    dir: string,
+    private readonly log: (msg: string) => void = () => {},
+  ) {
+    this.lanes = new Map(stores.map((s) => [s.name, new StoreLane(s, this)]));
+    this.journal = new Journal(dir);
+    this.letters = new DeadLetterFile(dir);
+  }
+
+  async start(): Promise<void> {
+    await this.letters.load();
+    const unfinished = await this.journal.open();
+    if (unfinished.length) this.log(`queue: re-applying ${unfinished.length} journaled batch(es) left from the last run`);
+    for (const entry of unfinished) this.enqueue(entry.writes, entry.seq);
+  }
+
+  hooks(lane: StoreLane) {
+    return {
+      deadLetter: (write: Write, store: StoreName, reason: string) => {
+        this.log(`queue: ${store} refused ${write.op} ${write.project}/${write.blueprint}/${write.id}: ${reason} (dead-lettered)`);
+        return this.letters.add(write, store, reason);
+      },
+      stopping: () => this.stopped,
+      unavailable: (store: StoreName, reason: string, attempt: number) => {
+        lane.down = reason;
+        if (attempt === 1 || attempt % 20 === 0) this.log(`queue: ${reason}; retrying (attempt ${attempt})`);
+      },
+      recovered: (store: StoreName) => {
+        lane.down = null;
+        this.log(`queue: ${store} is back`);
+      },
+    };
+  }
+
+  fault(store: StoreName, err: Error): void {
+    this.log(`queue: ${store} lane failed: ${err.stack ?? err.message}; it will retry`);
+  }
+
+  private enqueue(writes: Write[], journalSeq?: number): Ticket {
+    let settle!: () => void;
+    const applied = new Promise<void>((resolve) => (settle = resolve));
+    const ticket: Ticket = { writes, pending: new Set(this.lanes.keys()), applied, settle, journalSeq };
+    this.live.add(ticket);
+    void applied.then(() => this.live.delete(ticket));
+    if (ticket.pending.size === 0) settle();
+    for (const lane of this.lanes.values()) lane.push(ticket);
+    return ticket;
+  }
+
+  storeDone(ticket: Ticket, store: StoreName): void {
+    ticket.pending.delete(store);
+    if (ticket.pending.size === 0) {
+      ticket.settle();
+      if (ticket.journalSeq !== undefined) this.journal.done(ticket.journalSeq).catch((e: Error) => this.log(`queue: journal: ${e.message}`));
+    }
+  }
+
+  async submit(writes: Write[], options: SubmitOptions): Promise<SubmitResult> {
+    if (this.stopped) throw new QueueUnavailableError('dstore is shutting down');
+    if (options.async) {
+      // journal first: a 202 is a promise that survives a crash
+      const seq = await this.journal.append(writes);
+      const ticket = this.enqueue(writes, seq);
+      return { state: 'accepted', pending: [...ticket.pending] };
+    }
+    const ticket = this.enqueue(writes);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
+    const outcome = await Promise.race([ticket.applied.then(() => 'applied' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'applied') return { state: 'applied' };
+    const pending = [...ticket.pending];
+    ticket.journalSeq = await this.journal.append(writes);
+    if (ticket.pending.size === 0) this.journal.done(ticket.journalSeq).catch(() => {});
+    return { state: 'accepted', pending };
+  }
+
+  async health(): Promise<QueueHealth> {
+    let pending = 0;
+    for (const lane of this.lanes.values()) pending = Math.max(pending, lane.size);
+    return this.stopped ? { status: 'down', reason: 'shutting down', pending } : { status: 'up', pending };
+  }
+
+  async deadLetters(): Promise<DeadLetter[]> {
+    return this.letters.list();
+  }
+
+  async replay(ids?: readonly string[]): Promise<number> {
+    const letters = await this.letters.take(ids);
+    if (!letters.length) return 0;
+    const writes = letters.map((l) => l.write);
+    const seq = await this.journal.append(writes);
+    this.enqueue(writes, seq);
+    return letters.length;
+  }
+
+  /** Stops taking writes and waits (bounded) for the lanes; what is not applied stays in the journal for the next start. */
+  async close(graceMs = 5000): Promise<void> {
+    const idle = Promise.all([...this.lanes.values()].map((l) => l.idle()));
+    const grace = new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([idle, grace]);
+    this.stopped = true;
+    await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
+    // whatever is still unapplied is handed to the next start through the journal
+    const unjournaled = [...this.live].filter((t) => t.journalSeq === undefined && t.pending.size > 0);
+    if (unjournaled.length) {
+      this.log(`queue: handing ${unjournaled.length} unfinished batch(es) to the next start`);
+      await this.journal.append(unjournaled.flatMap((t) => t.writes));
+    }
+    await this.journal.close();
+  }
+}

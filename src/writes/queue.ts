@@ -1,0 +1,48 @@
+import type { StoreName, Write } from '../stores/store.ts';
+
+/** How a submitted batch of writes ended, as far as the client is told. */
+export type SubmitResult =
+  | { state: 'applied' }
+  /** Durably queued; `pending` names the engines that had not applied it yet. */
+  | { state: 'accepted'; pending: StoreName[] };
+
+export interface SubmitOptions {
+  /** Answer as soon as the writes are durably queued. */
+  async: boolean;
+  /** Answer `accepted` after this long even if engines are still pending. */
+  timeoutMs: number;
+}
+
+export interface QueueHealth {
+  status: 'up' | 'down';
+  reason?: string;
+  pending?: number;
+}
+
+/** A write that an engine kept refusing, parked with the reason. */
+export interface DeadLetter {
+  id: string;
+  store: StoreName;
+  reason: string;
+  failedAt: string;
+  write: Write;
+}
+
+/**
+ * Carries accepted writes to the stores. The in-process queue and the
+ * RabbitMQ queue both implement it; the HTTP layer only ever talks to this.
+ */
+export interface WriteQueue {
+  readonly kind: string;
+  start(): Promise<void>;
+  /** Throws QueueUnavailableError when the writes cannot be accepted at all. */
+  submit(writes: Write[], options: SubmitOptions): Promise<SubmitResult>;
+  health(): Promise<QueueHealth>;
+  deadLetters(): Promise<DeadLetter[]>;
+  /** Puts dead letters back on the queue: all, or those named; returns how many. */
+  replay(ids?: readonly string[]): Promise<number>;
+  /** Stops taking writes, finishes or hands back those in flight. */
+  close(): Promise<void>;
+}
+
+export class QueueUnavailableError extends Error {}
