@@ -455,7 +455,7 @@ async function assertPortFree(engine, port) {
     throw new Error(
       `${prefix(engine)} port ${port} on 127.0.0.1 is already in use` +
         (bindError ? ` (${bindError.code})` : '') +
-        ` — is another ${engine.name} still running? (see: ss -ltnp 'sport = :${port}')`,
+        ` (a leftover engine JVM or another server? see: ss -ltnp 'sport = :${port}')`,
     );
   }
 }

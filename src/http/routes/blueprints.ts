@@ -63,7 +63,7 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     const blueprints = normalizeBlueprints(req.body);
     await catalog.replaceWorking(project, blueprints);
     const snapshot = await catalog.createSnapshot(project, (s) => engines.migrate(s));
-    return reply.status(201).send({ project_version: snapshot.version, versions: catalog.versions(project), blueprints: snapshot.blueprints });
+    return reply.status(200).send({ project_version: snapshot.version, versions: catalog.versions(project), blueprints: snapshot.blueprints });
   });
 
   app.get<{ Params: ProjectParams }>('/:project', async (req) => {
