@@ -3,10 +3,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const entry = new URL('../dist/main.js', import.meta.url);
+const entry = new URL('../dist/cli.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
-  console.error('dstore: dist/main.js is missing; run `npm run build` (npm start does it for you)');
+  console.error('dstore: dist/cli.js is missing; run `npm run build` (npm start does it for you)');
   process.exit(1);
 }
-const { main } = await import(entry.href);
-await main(process.argv.slice(2));
+await import(entry.href);

@@ -298,16 +298,21 @@ export async function fetchJars(name, log = defaultLog) {
     }
     log(`${prefix(engine)} compiled ${engine.shim.jarName} (${engine.shim.className.replaceAll('/', '.')})`);
   }
-  // Swap the fresh folder in; a concurrent fetch of the same engine may have won the race.
-  fs.rmSync(markerOf(engine), { force: true });
-  fs.rmSync(jarsDir, { recursive: true, force: true });
-  try {
-    fs.renameSync(tmpDir, jarsDir);
-  } catch (err) {
+  // Swap the fresh folder in, unless a concurrent fetch of the same engine already did
+  // (never delete a valid jars folder: another process may be starting a JVM from it).
+  if (jarsCached(name)) {
     fs.rmSync(tmpDir, { recursive: true, force: true });
-    if (!fs.existsSync(jarsDir)) throw err;
+  } else {
+    fs.rmSync(markerOf(engine), { force: true });
+    fs.rmSync(jarsDir, { recursive: true, force: true });
+    try {
+      fs.renameSync(tmpDir, jarsDir);
+    } catch (err) {
+      fs.rmSync(tmpDir, { recursive: true, force: true });
+      if (!fs.existsSync(jarsDir)) throw err;
+    }
+    fs.writeFileSync(markerOf(engine), pomFingerprint(engine) + '\n');
   }
-  fs.writeFileSync(markerOf(engine), pomFingerprint(engine) + '\n');
   const ms = Date.now() - started;
   const bytes = dirSizeBytes(jarsDir);
   log(
