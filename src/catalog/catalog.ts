@@ -38,6 +38,8 @@ interface ProjectState {
 export class Catalog {
   private readonly projects = new Map<string, ProjectState>();
   private readonly busy = new Set<string>();
+  /** The tail of each project's chain of working-copy changes. */
+  private readonly changes = new Map<string, Promise<unknown>>();
 
   constructor(private readonly root: string) {}
 
@@ -126,29 +128,46 @@ export class Catalog {
     return out;
   }
 
-  async putBlueprint(project: string, name: string, blueprint: Blueprint): Promise<Blueprint> {
-    const s = await this.ensure(project);
-    const next = { ...s.working, [name]: blueprint };
-    const collisions = tableCollisions(next);
-    if (Object.keys(collisions).length) throw new BlueprintError(name, collisions);
-    await writeJsonAtomic(join(this.dir(project), 'working.json'), next);
-    s.working = next;
-    return blueprint;
+  /** Changes of one project's working copy run one after the other, so none is built on a state another is replacing. */
+  private serially<T>(project: string, change: () => Promise<T>): Promise<T> {
+    const result = (this.changes.get(project) ?? Promise.resolve()).then(change, change);
+    const tail = result.catch(() => {});
+    this.changes.set(project, tail);
+    void tail.then(() => {
+      if (this.changes.get(project) === tail) this.changes.delete(project);
+    });
+    return result;
   }
 
-  async deleteBlueprint(project: string, name: string): Promise<void> {
-    const s = this.state(project);
-    if (!s.working[name]) throw new CatalogError('blueprint-not-found', `project "${project}" has no blueprint "${name}" in its working copy`);
-    const { [name]: _gone, ...rest } = s.working;
-    await writeJsonAtomic(join(this.dir(project), 'working.json'), rest);
-    s.working = rest;
+  putBlueprint(project: string, name: string, blueprint: Blueprint): Promise<Blueprint> {
+    return this.serially(project, async () => {
+      const s = await this.ensure(project);
+      const next = { ...s.working, [name]: blueprint };
+      const collisions = tableCollisions(next);
+      if (Object.keys(collisions).length) throw new BlueprintError(name, collisions);
+      await writeJsonAtomic(join(this.dir(project), 'working.json'), next);
+      s.working = next;
+      return blueprint;
+    });
   }
 
-  async replaceWorking(project: string, blueprints: Blueprints): Promise<Blueprints> {
-    const s = await this.ensure(project);
-    await writeJsonAtomic(join(this.dir(project), 'working.json'), blueprints);
-    s.working = blueprints;
-    return blueprints;
+  deleteBlueprint(project: string, name: string): Promise<void> {
+    return this.serially(project, async () => {
+      const s = this.state(project);
+      if (!s.working[name]) throw new CatalogError('blueprint-not-found', `project "${project}" has no blueprint "${name}" in its working copy`);
+      const { [name]: _gone, ...rest } = s.working;
+      await writeJsonAtomic(join(this.dir(project), 'working.json'), rest);
+      s.working = rest;
+    });
+  }
+
+  replaceWorking(project: string, blueprints: Blueprints): Promise<Blueprints> {
+    return this.serially(project, async () => {
+      const s = await this.ensure(project);
+      await writeJsonAtomic(join(this.dir(project), 'working.json'), blueprints);
+      s.working = blueprints;
+      return blueprints;
+    });
   }
 
   /**

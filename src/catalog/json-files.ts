@@ -1,11 +1,14 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+let tmpCounter = 0;
+
 /** Writes JSON so that a reader (or a crash) sees the old file or the new one, never half of one: temp file, fsync, rename, fsync dir. */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  // unique per call: two writes of one file in the same millisecond must not share a temp file
+  const tmp = `${path}.${process.pid}.${Date.now()}.${++tmpCounter}.tmp`;
   const file = await open(tmp, 'w');
   try {
     await file.writeFile(JSON.stringify(value, null, 2) + '\n');

@@ -19,11 +19,16 @@ function isLeap(y: number): boolean {
 export function isDatetime(value: string): boolean {
   const m = DATETIME.exec(value);
   if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const [h, mi, s] = m[4] !== undefined ? [m[4], m[5], m[6]].map(Number) : [m[7], m[8], m[9]].map(Number);
+  const y = +m[1]!;
+  const mo = +m[2]!;
+  const d = +m[3]!;
+  const spaced = m[4] !== undefined;
+  const h = +(spaced ? m[4]! : m[7]!);
+  const mi = +(spaced ? m[5]! : m[8]!);
+  const s = +(spaced ? m[6]! : m[9]!);
   if (mo < 1 || mo > 12 || d < 1 || d > DAYS[mo - 1]! || (mo === 2 && d === 29 && !isLeap(y))) return false;
-  if (h! > 23 || mi! > 59 || s! > 59) return false;
-  if (m[10] !== undefined && (Number(m[10]) > 23 || Number(m[11]) > 59)) return false;
+  if (h > 23 || mi > 59 || s > 59) return false;
+  if (m[10] !== undefined && (+m[10] > 23 || +m[11]! > 59)) return false;
   return true;
 }
 

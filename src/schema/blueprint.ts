@@ -135,11 +135,19 @@ function allowedKeywords(type: ColumnType): readonly string[] {
 export function columnSchema(column: Column): Record<string, unknown> {
   const type = COLUMN_TYPES.get(column.type)!;
   const { required: _required, ...keywords } = column.validation ?? {};
-  if (!type.array) return { ...type.valueSchema, ...keywords };
+  if (!type.array) return withinType(type.valueSchema, keywords);
   const arrayOwn: Record<string, unknown> = {};
   const itemOwn: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(keywords)) (ARRAY_KEYWORDS.includes(k) ? arrayOwn : itemOwn)[k] = v;
-  return { type: 'array', ...arrayOwn, items: { ...type.valueSchema, ...itemOwn } };
+  return { type: 'array', ...arrayOwn, items: withinType(type.valueSchema, itemOwn) };
+}
+
+/** A column's own minimum/maximum may narrow the type's range (32-bit integer, REAL), never widen it. */
+function withinType(base: Readonly<Record<string, unknown>>, own: Record<string, unknown>): Record<string, unknown> {
+  const schema = { ...base, ...own };
+  if (typeof base['minimum'] === 'number' && typeof own['minimum'] === 'number') schema['minimum'] = Math.max(base['minimum'], own['minimum']);
+  if (typeof base['maximum'] === 'number' && typeof own['maximum'] === 'number') schema['maximum'] = Math.min(base['maximum'], own['maximum']);
+  return schema;
 }
 
 /** Checks a whole working copy: each blueprint, and that no two share a PostgreSQL table. */

@@ -3,11 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readConfig, type Config } from '../../src/config.ts';
 import { start, type Running } from '../../src/main.ts';
+import { LevelStore } from '../../src/stores/level/level-store.ts';
+
+// The running LevelStore is created inside start(); remember each one as it opens, by path, so tests can read what landed.
+const openedLevels = new Map<string, LevelStore>();
+const openLevel = LevelStore.prototype.open;
+LevelStore.prototype.open = async function (this: LevelStore): Promise<void> {
+  await openLevel.call(this);
+  openedLevels.set(this['path'], this);
+};
 
 export interface TestDstore {
   running: Running;
   config: Config;
   dir: string;
+  /** The LevelStore of this dstore (when STORES includes level). */
+  level: LevelStore | undefined;
+  /** Every LevelDB key, in LevelDB order (items and dstore's own bookkeeping). */
+  levelKeys(): Promise<string[]>;
   /** Sends a request through fastify's inject (no network). */
   request(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string }>;
   stop(): Promise<void>;
@@ -28,10 +41,16 @@ export async function startDstore(env: Record<string, string | undefined> = {}):
     ...env,
   });
   const running = await start(config);
+  const level = config.stores.includes('level') ? openedLevels.get(config.levelPath) : undefined;
   return {
     running,
     config,
     dir,
+    level,
+    async levelKeys() {
+      if (!level) throw new Error('this dstore has no LevelDB');
+      return (await level.entries()).map(([key]) => key);
+    },
     async request(method, url, body, headers = {}) {
       const res = await running.app!.inject({
         method: method as 'GET',
@@ -49,6 +68,7 @@ export async function startDstore(env: Record<string, string | undefined> = {}):
     },
     async stop() {
       await running.stop();
+      openedLevels.delete(config.levelPath);
       await rm(dir, { recursive: true, force: true });
     },
   };

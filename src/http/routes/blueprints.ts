@@ -61,6 +61,8 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     checkProjectName(project);
     if (req.body === undefined) throw Errors.bodyMissing('an object of blueprint name to blueprint');
     const blueprints = normalizeBlueprints(req.body);
+    // refuse before replacing: a 400 must not leave the working copy emptied (or an empty project created)
+    if (!Object.keys(blueprints).length) throw Errors.noBlueprints(project);
     await catalog.replaceWorking(project, blueprints);
     const snapshot = await catalog.createSnapshot(project, (s) => engines.migrate(s));
     return reply.status(200).send({ project_version: snapshot.version, versions: catalog.versions(project), blueprints: snapshot.blueprints });

@@ -29,8 +29,9 @@ function prepareItem(catalog: Catalog, project: string, blueprint: string, body:
   if (!definition) throw Errors.blueprintNotFound(project, blueprint, version as number);
   const problems = itemProblems(definition, body);
   if (Object.keys(problems).length) throw Errors.itemInvalid(problems);
-  const id = (body['id'] as string).toLowerCase();
-  const item = { ...body, id } as Item;
+  const sent = body['id'] as string;
+  const id = sent.toLowerCase();
+  const item = (id === sent ? body : { ...body, id }) as Item;
   return { op: 'put', project, version: version as number, blueprint, definition, id, stamp: nextStamp(), item };
 }
 

@@ -23,3 +23,6 @@ export function stampKey(project: string, blueprint: string, id: string): string
 export function stampRange(project: string): { gte: string; lt: string } {
   return { gte: `!stamp/${project}/`, lt: `!stamp/${project}/\uffff` };
 }
+
+/** The highest stamp the database ever applied: writes above it need no stamp look-up. */
+export const HIGHEST_STAMP_KEY = '!meta/highest-stamp';

@@ -3,7 +3,7 @@ import { ClassicLevel } from 'classic-level';
 import type { EngineHealth, Snapshot, Store, Write } from '../store.ts';
 import { StoreUnavailableError } from '../store.ts';
 import { serializeItem } from './level-serializer.ts';
-import { itemKey, projectRange, stampKey, stampRange } from './keys.ts';
+import { HIGHEST_STAMP_KEY, itemKey, projectRange, stampKey, stampRange } from './keys.ts';
 
 type Batch = Array<{ type: 'put'; key: string; value: string } | { type: 'del'; key: string }>;
 
@@ -11,6 +11,8 @@ type Batch = Array<{ type: 'put'; key: string; value: string } | { type: 'del'; 
 export class LevelStore implements Store {
   readonly name = 'level' as const;
   private db: ClassicLevel<string, string> | null = null;
+  /** The highest stamp ever applied to this database (kept in the database too). */
+  private highest = -1;
 
   constructor(private readonly path: string) {}
 
@@ -18,6 +20,7 @@ export class LevelStore implements Store {
     await mkdir(this.path, { recursive: true });
     const db = new ClassicLevel<string, string>(this.path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     await db.open();
+    this.highest = parseInt((await db.get(HIGHEST_STAMP_KEY)) ?? '-1', 10);
     this.db = db;
   }
 
@@ -37,15 +40,21 @@ export class LevelStore implements Store {
 
   async apply(writes: readonly Write[]): Promise<void> {
     const db = this.open_;
-    const stampKeys = [...new Set(writes.map((w) => stampKey(w.project, w.blueprint, w.id)))];
-    const current = await db.getMany(stampKeys);
+    // A write stamped above every stamp this database ever applied is newer than its item's last write
+    // by definition; only the others (replays, writes from a slower clock) need the item's stamp read.
     const stamps = new Map<string, number>();
-    stampKeys.forEach((k, i) => stamps.set(k, current[i] === undefined ? -1 : parseInt(current[i]!, 10)));
+    const doubtful = [...new Set(writes.filter((w) => w.stamp <= this.highest).map((w) => stampKey(w.project, w.blueprint, w.id)))];
+    if (doubtful.length) {
+      const current = await db.getMany(doubtful);
+      doubtful.forEach((k, i) => stamps.set(k, current[i] === undefined ? -1 : parseInt(current[i]!, 10)));
+    }
     const batch: Batch = [];
+    let highest = this.highest;
     for (const w of writes) {
       const sk = stampKey(w.project, w.blueprint, w.id);
-      if (w.stamp <= stamps.get(sk)!) continue;
+      if (w.stamp <= (stamps.get(sk) ?? -1)) continue;
       stamps.set(sk, w.stamp);
+      if (w.stamp > highest) highest = w.stamp;
       if (w.op === 'put') {
         batch.push({ type: 'put', key: itemKey(w.project, w.version, w.blueprint, w.id), value: serializeItem(w.item) });
         batch.push({ type: 'put', key: sk, value: String(w.stamp) });
@@ -54,7 +63,10 @@ export class LevelStore implements Store {
         batch.push({ type: 'put', key: sk, value: `${w.stamp}d` });
       }
     }
-    if (batch.length) await db.batch(batch);
+    if (!batch.length) return;
+    if (highest > this.highest) batch.push({ type: 'put', key: HIGHEST_STAMP_KEY, value: String(highest) });
+    await db.batch(batch);
+    this.highest = Math.max(this.highest, highest);
   }
 
   async dropProject(project: string, _versions: readonly number[]): Promise<void> {

@@ -1,0 +1,135 @@
+/**
+ * Stamp bookkeeping: each version schema has a table "_dstore_stamps"(tbl, id,
+ * stamp, deleted) holding the stamp of the last write applied to each item of
+ * each table, deletes included (a tombstone, deleted = true), so application
+ * tables stay exactly as SPEC §5 lists them (id, links, columns). Stamps are kept
+ * per version: a put names one version and a delete carries every version it
+ * reaches, so each version's row follows the last write that touched it.
+ *
+ * A batch is one SQL statement per target table, all in one transaction (a
+ * single table needs none: one statement is atomic). The rows travel as one JSON
+ * parameter unpacked by json_to_recordset; the statement first upserts the
+ * stamps (only where the new stamp is higher, row-locking each item in id
+ * order so concurrent workers serialize per item and cannot deadlock), then
+ * deletes the rows whose winning write is a delete and upserts those whose winning
+ * write is a put. Within a batch the highest stamp of an item wins before SQL.
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { Blueprint } from '../../schema/blueprint.ts';
+import type { Write } from '../store.ts';
+import { StoreUnavailableError, WriteRejectedError } from '../store.ts';
+import { describe, isMissingTarget, isUnavailable } from './postgresql-errors.ts';
+import { DELETED_FIELD, serializeDelete, serializePut, STAMP_FIELD, tableShape } from './postgresql-serializer.ts';
+import { ident, qualified, schemaName, STAMPS_TABLE } from './postgresql-sql.ts';
+
+/** The writes of one batch that land in one table. */
+interface TableBatch {
+  schema: string;
+  table: string;
+  definition: Blueprint;
+  /** Winning write per item id: its stamp and its JSON row. */
+  rows: Map<string, { stamp: number; row: Record<string, unknown>; put: boolean }>;
+  /** Indexes (in the batch) of every write that touches this table. */
+  writes: number[];
+}
+
+function group(writes: readonly Write[]): TableBatch[] {
+  const batches = new Map<string, TableBatch>();
+  const target = (index: number, version: number, project: string, definition: Blueprint): TableBatch => {
+    const schema = schemaName(project, version);
+    const key = `${schema}.${definition.postgresql.table}`;
+    let batch = batches.get(key);
+    if (!batch) batches.set(key, (batch = { schema, table: definition.postgresql.table, definition, rows: new Map(), writes: [] }));
+    batch.writes.push(index);
+    return batch;
+  };
+  writes.forEach((w, index) => {
+    const id = w.id.toLowerCase();
+    if (w.op === 'put') {
+      const batch = target(index, w.version, w.project, w.definition);
+      const seen = batch.rows.get(id);
+      if (!seen || w.stamp >= seen.stamp) batch.rows.set(id, { stamp: w.stamp, row: serializePut(tableShape(batch.definition), id, w.stamp, w.item), put: true });
+    } else {
+      for (const t of w.targets) {
+        const batch = target(index, t.version, w.project, t.definition);
+        const seen = batch.rows.get(id);
+        if (!seen || w.stamp >= seen.stamp) batch.rows.set(id, { stamp: w.stamp, row: serializeDelete(id, w.stamp), put: false });
+      }
+    }
+  });
+  // a fixed order of tables (and of ids inside each statement) keeps concurrent batches from deadlocking
+  return [...batches.values()].sort((a, b) => (a.schema === b.schema ? a.table.localeCompare(b.table) : a.schema.localeCompare(b.schema)));
+}
+
+function statement(batch: TableBatch): string {
+  const shape = tableShape(batch.definition);
+  const table = qualified(batch.schema, batch.table);
+  const stamp = ident(STAMP_FIELD, 'bookkeeping');
+  const deleted = ident(DELETED_FIELD, 'bookkeeping');
+  const puts = [...batch.rows.values()].some((r) => r.put);
+  const head = `WITH input AS (SELECT * FROM json_to_recordset($1::json) AS r(${shape.recordset})),
+won AS (
+  INSERT INTO ${qualified(batch.schema, STAMPS_TABLE, 'bookkeeping')} AS s (tbl, id, stamp, deleted)
+  SELECT $2, r."id", r.${stamp}, coalesce(r.${deleted}, false) FROM input r ORDER BY r."id"
+  ON CONFLICT (tbl, id) DO UPDATE SET stamp = EXCLUDED.stamp, deleted = EXCLUDED.deleted WHERE s.stamp < EXCLUDED.stamp
+  RETURNING s.id, s.deleted
+)`;
+  if (!puts) return `${head}\nDELETE FROM ${table} t USING won WHERE won.deleted AND t."id" = won.id`;
+  const updates = shape.columns.filter((c) => c !== '"id"').map((c) => `${c} = EXCLUDED.${c}`);
+  return `${head},
+removed AS (DELETE FROM ${table} t USING won WHERE won.deleted AND t."id" = won.id)
+INSERT INTO ${table} (${shape.columns.join(', ')})
+SELECT ${shape.values.join(', ')} FROM input r JOIN won ON won.id = r."id" AND NOT won.deleted
+ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')}`;
+}
+
+export class PostgresqlWriter {
+  constructor(private readonly pool: () => Pool) {}
+
+  async apply(writes: readonly Write[]): Promise<void> {
+    if (!writes.length) return;
+    const batches = group(writes);
+    let client: PoolClient;
+    try {
+      client = await this.pool().connect();
+    } catch (err) {
+      throw new StoreUnavailableError('postgresql', describe(err), { cause: err });
+    }
+    let broken: Error | undefined;
+    const transaction = batches.length > 1;
+    let current: TableBatch | undefined;
+    try {
+      if (transaction) await client.query('BEGIN');
+      for (const batch of batches) {
+        current = batch;
+        const rows = [...batch.rows.values()].map((r) => r.row);
+        await client.query(statement(batch), [JSON.stringify(rows), batch.table]);
+      }
+      current = undefined;
+      if (transaction) await client.query('COMMIT');
+    } catch (err) {
+      if (transaction) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      if (isUnavailable(err)) {
+        broken ??= err as Error;
+        throw new StoreUnavailableError('postgresql', describe(err), { cause: err });
+      }
+      throw refusal(err, writes.length, current);
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+/**
+ * A missing table refuses exactly the writes aimed at it; any other refusal of a
+ * batch cannot be pinned on one row, so the queue re-applies one write at a time.
+ */
+function refusal(err: unknown, count: number, batch: TableBatch | undefined): Error {
+  const reason = describe(err);
+  if (batch && isMissingTarget(err)) {
+    const why = `table ${batch.schema}.${batch.table} does not exist (version abandoned or project dropped?): ${reason}`;
+    return new WriteRejectedError('postgresql', new Map(batch.writes.map((i) => [i, why])));
+  }
+  if (count === 1) return new WriteRejectedError('postgresql', new Map([[0, reason]]));
+  return new Error(`postgresql refused a batch of ${count} writes: ${reason}`, { cause: err });
+}
