@@ -43,6 +43,22 @@ export function isMissingTarget(err: unknown): boolean {
   return state === '42P01' || state === '3F000';
 }
 
+/**
+ * Narrower than isUnavailable: the server cannot be reached or is not accepting
+ * connections yet. At start-up only this is tolerated; a refused login or a
+ * missing database there is a configuration mistake and stops start-up.
+ */
+export function isUnreachable(err: unknown): boolean {
+  const e = err as PgLikeError | null;
+  if (!e) return false;
+  const state = sqlState(err);
+  if (state) return state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03' || state === '53300';
+  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
+  if (Array.isArray(e.errors) && e.errors.length && e.errors.every(isUnreachable)) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return NETWORK_MESSAGES.some((re) => re.test(message));
+}
+
 /** One line: node's AggregateError (localhost → ::1 and 127.0.0.1) has an empty message, so fall back to its parts. */
 export function describe(err: unknown): string {
   const e = err as PgLikeError | null;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { EngineHealth, Snapshot, Store, Write } from '../store.ts';
 import { StoreUnavailableError } from '../store.ts';
-import { describe, isUnavailable, sqlState } from './postgresql-errors.ts';
+import { describe, isUnavailable, isUnreachable, sqlState } from './postgresql-errors.ts';
 import { PostgresqlMigrator } from './postgresql-migrator.ts';
 import { ident } from './postgresql-sql.ts';
 import { PostgresqlWriter } from './postgresql-writer.ts';
@@ -59,10 +59,11 @@ export class PostgresqlStore implements Store {
     try {
       await this.ensureDatabase();
     } catch (err) {
-      if (isUnavailable(err)) return; // down now: health says so, writes wait, the database is checked on first use
+      if (isUnreachable(err)) return; // down now: health says so, writes wait, the database is checked on first use
       await pool.end().catch(() => {});
       this.pool_ = null;
-      throw err;
+      const { host, port, user, database } = this.config;
+      throw new Error(`PostgreSQL at ${host}:${port} (user ${user ?? 'default'}, database "${database}"): ${describe(err)}`, { cause: err });
     }
   }
 
