@@ -106,7 +106,9 @@ export class Catalog {
   }
 
   blueprint(project: string, name: string): Blueprint {
-    const bp = this.state(project).working[name];
+    const working = this.state(project).working;
+    // own names only: a blueprint called `constructor` must not find Object.prototype's
+    const bp = Object.hasOwn(working, name) ? working[name] : undefined;
     if (!bp) throw new CatalogError('blueprint-not-found', `project "${project}" has no blueprint "${name}" in its working copy`);
     return bp;
   }
@@ -122,7 +124,8 @@ export class Catalog {
     const s = this.state(project);
     const out: Array<{ version: number; definition: Blueprint }> = [];
     for (const v of s.record.versions) {
-      const def = s.snapshots.get(v)!.blueprints[blueprint];
+      const blueprints = s.snapshots.get(v)!.blueprints;
+      const def = Object.hasOwn(blueprints, blueprint) ? blueprints[blueprint] : undefined;
       if (def) out.push({ version: v, definition: def });
     }
     return out;
@@ -154,7 +157,7 @@ export class Catalog {
   deleteBlueprint(project: string, name: string): Promise<void> {
     return this.serially(project, async () => {
       const s = this.state(project);
-      if (!s.working[name]) throw new CatalogError('blueprint-not-found', `project "${project}" has no blueprint "${name}" in its working copy`);
+      if (!Object.hasOwn(s.working, name)) throw new CatalogError('blueprint-not-found', `project "${project}" has no blueprint "${name}" in its working copy`);
       const { [name]: _gone, ...rest } = s.working;
       await writeJsonAtomic(join(this.dir(project), 'working.json'), rest);
       s.working = rest;

@@ -46,6 +46,7 @@ export const Errors = {
   noBlueprints: define('DSTORE_NO_BLUEPRINTS', 400, (project: string) => `project "${project}" has no blueprints to snapshot`),
   conflict: define('DSTORE_CONFLICT', 409, (what: string) => what),
   migrationFailed: define('DSTORE_MIGRATION_FAILED', 502, (engine: string, reason: string) => `snapshot not created: the ${engine} migration failed: ${reason}`),
+  writeRefused: define('DSTORE_WRITE_REFUSED', 502, (refused: Array<{ store: string; id: string; reason: string }>) => `${refused[0]!.store} refused the write of ${refused[0]!.id}: ${refused[0]!.reason}${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ''}; it is in the dead-letter list (GET /_deadletter), the other engines applied it`, (refused: Array<{ store: string; id: string; reason: string }>) => Object.fromEntries(refused.map((r) => [`${r.id}.${r.store}`, r.reason]))),
   queueUnavailable: define('DSTORE_QUEUE_UNAVAILABLE', 503, (reason: string) => `writes cannot be accepted now: ${reason}; nothing was stored`),
   notFound: define('DSTORE_ROUTE_NOT_FOUND', 404, (method: string, url: string) => `no route for ${method} ${url}`),
   methodNotAllowed: define('DSTORE_METHOD_NOT_ALLOWED', 405, (method: string, url: string) => `${method} is not allowed on ${url}`),

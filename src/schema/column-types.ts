@@ -116,7 +116,7 @@ export const KEYWORDS: Readonly<Record<KeywordFamily, readonly string[]>> = {
   boolean: ['enum', 'const'],
   date: ['enum', 'const', 'formatMinimum', 'formatMaximum', 'formatExclusiveMinimum', 'formatExclusiveMaximum'],
   geometry: [],
-  json: ['type', 'properties', 'required', 'additionalProperties', 'items', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'enum', 'const', 'minLength', 'maxLength', 'pattern', 'minimum', 'maximum'],
+  json: ['type', 'properties', 'additionalProperties', 'items', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'enum', 'const', 'minLength', 'maxLength', 'pattern', 'minimum', 'maximum'],
 };
 
 /** Keywords that apply to the array itself on `…[]` columns; the others apply to each element. */

@@ -1,13 +1,13 @@
 import type { GeometryKind } from './column-types.ts';
 
-type Position = [number, number] | [number, number, number];
+type Position = [number, number];
 
 /** Why a value is not a valid GeoJSON geometry of the given kind (RFC 7946, WGS 84), or null. */
 export function geometryProblem(value: unknown, kind: GeometryKind): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return `must be a GeoJSON ${kind} object`;
   const g = value as { type?: unknown; coordinates?: unknown };
   if (g.type !== kind) return `must be a GeoJSON ${kind} (type is ${JSON.stringify(g.type)})`;
-  const extra = Object.keys(g).filter((k) => k !== 'type' && k !== 'coordinates' && k !== 'bbox' && k !== 'crs');
+  const extra = Object.keys(g).filter((k) => k !== 'type' && k !== 'coordinates' && k !== 'bbox');
   if (extra.length) return `has unexpected member ${extra[0]}`;
   const c = g.coordinates;
   switch (kind) {
@@ -31,7 +31,8 @@ function listProblem(value: unknown, at: string, min: number, each: (v: unknown,
 }
 
 function positionProblem(value: unknown, at: string): string | null {
-  if (!Array.isArray(value) || value.length < 2 || value.length > 3 || !value.every((n) => typeof n === 'number' && Number.isFinite(n))) {
+  // two dimensions only: the PostgreSQL columns are 2D, and every engine must hold the same value
+  if (!Array.isArray(value) || value.length !== 2 || !value.every((n) => typeof n === 'number' && Number.isFinite(n))) {
     return `${at} must be a position [longitude, latitude]`;
   }
   const [lon, lat] = value as Position;

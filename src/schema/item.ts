@@ -68,7 +68,7 @@ export function itemProblems(blueprint: Blueprint, input: unknown): Problems {
     }
   }
   for (const key of Object.keys(input)) {
-    if (key !== 'id' && key !== 'project_version' && key !== 'links' && !(key in blueprint.columns)) {
+    if (key !== 'id' && key !== 'project_version' && key !== 'links' && !Object.hasOwn(blueprint.columns, key)) {
       problems[key] = 'is not a column of this blueprint';
     }
   }

@@ -81,6 +81,8 @@ export class InProcessQueue implements WriteQueue {
   private readonly letters: DeadLetterFile;
   stopped = false;
   private readonly live = new Set<Ticket>();
+  /** Writes an engine refused, so the client waiting for them is told instead of "applied". */
+  private readonly refusals = new WeakMap<Write, Array<{ store: StoreName; reason: string }>>();
 
   constructor(
     private readonly stores: readonly Store[],
@@ -103,6 +105,9 @@ export class InProcessQueue implements WriteQueue {
     return {
       deadLetter: (write: Write, store: StoreName, reason: string) => {
         this.log(`queue: ${store} refused ${write.op} ${write.project}/${write.blueprint}/${write.id}: ${reason} (dead-lettered)`);
+        const list = this.refusals.get(write) ?? [];
+        list.push({ store, reason });
+        this.refusals.set(write, list);
         return this.letters.add(write, store, reason);
       },
       stopping: () => this.stopped,
@@ -153,7 +158,10 @@ export class InProcessQueue implements WriteQueue {
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
     const outcome = await Promise.race([ticket.applied.then(() => 'applied' as const), timedOut]);
     clearTimeout(timer);
-    if (outcome === 'applied') return { state: 'applied' };
+    if (outcome === 'applied') {
+      const refused = ticket.writes.flatMap((w) => (this.refusals.get(w) ?? []).map((r) => ({ ...r, id: w.id })));
+      return refused.length ? { state: 'refused', refused } : { state: 'applied' };
+    }
     const pending = [...ticket.pending];
     ticket.journalSeq = await this.journal.append(writes);
     if (ticket.pending.size === 0) this.journal.done(ticket.journalSeq).catch(() => {});

@@ -4,7 +4,9 @@ import type { StoreName, Write } from '../stores/store.ts';
 export type SubmitResult =
   | { state: 'applied' }
   /** Durably queued; `pending` names the engines that had not applied it yet. */
-  | { state: 'accepted'; pending: StoreName[] };
+  | { state: 'accepted'; pending: StoreName[] }
+  /** An engine refused some of the writes for good; they are in the dead-letter list, the other engines applied them. */
+  | { state: 'refused'; refused: Array<{ store: StoreName; id: string; reason: string }> };
 
 export interface SubmitOptions {
   /** Answer as soon as the writes are durably queued. */

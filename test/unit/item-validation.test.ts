@@ -330,3 +330,11 @@ test('datetime: the seed format and ISO 8601 with an offset; nothing else', () =
     assert.equal(isDatetime(bad), false, JSON.stringify(bad));
   }
 });
+
+test('geometry is two-dimensional WGS 84 GeoJSON: an altitude or a crs member is refused', () => {
+  const bp = normalizeBlueprint('place', { columns: { where: { type: 'point' } } });
+  const base = { id: ID, project_version: 1 };
+  assert.deepEqual(itemProblems(bp, { ...base, where: { type: 'Point', coordinates: [4.9, 52.3] } }), {});
+  assert.match(itemProblems(bp, { ...base, where: { type: 'Point', coordinates: [4.9, 52.3, 10] } })['where']!, /\[longitude, latitude\]/);
+  assert.match(itemProblems(bp, { ...base, where: { type: 'Point', coordinates: [4.9, 52.3], crs: { type: 'name', properties: { name: 'EPSG:28992' } } } })['where']!, /crs/);
+});

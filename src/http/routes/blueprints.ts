@@ -27,7 +27,8 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     const { project, blueprint } = req.params;
     checkProjectName(project);
     const version = parseVersion(project, req.params.version);
-    const def = catalog.snapshot(project, version).blueprints[blueprint];
+    const frozen = catalog.snapshot(project, version).blueprints;
+    const def = Object.hasOwn(frozen, blueprint) ? frozen[blueprint] : undefined;
     if (!def) throw Errors.blueprintNotFound(project, blueprint, version);
     return def;
   });

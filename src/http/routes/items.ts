@@ -25,7 +25,8 @@ function prepareItem(catalog: Catalog, project: string, blueprint: string, body:
   const version = body['project_version'];
   if (version === undefined || version === null) throw Errors.versionMissing();
   if (!Number.isInteger(version) || !catalog.versions(project).includes(version as number)) throw Errors.versionUnknown(project, version);
-  const definition = catalog.snapshot(project, version as number).blueprints[blueprint];
+  const frozen = catalog.snapshot(project, version as number).blueprints;
+  const definition = Object.hasOwn(frozen, blueprint) ? frozen[blueprint] : undefined;
   if (!definition) throw Errors.blueprintNotFound(project, blueprint, version as number);
   const problems = itemProblems(definition, body);
   if (Object.keys(problems).length) throw Errors.itemInvalid(problems);
@@ -46,7 +47,7 @@ function checkTarget(catalog: Catalog, project: string, blueprint: string): void
   checkProjectName(project);
   checkBlueprintName(blueprint);
   if (!catalog.has(project)) throw Errors.projectNotFound(project);
-  const known = blueprint in catalog.working(project) || catalog.versionsHolding(project, blueprint).length > 0;
+  const known = Object.hasOwn(catalog.working(project), blueprint) || catalog.versionsHolding(project, blueprint).length > 0;
   if (!known) throw Errors.blueprintNotFound(project, blueprint);
 }
 
@@ -58,6 +59,7 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
     if (!writes.length) return reply.status(applied).send(applied === 204 ? undefined : { ...body, state: 'applied' });
     const result: SubmitResult = await queue.submit(writes, { async: wantsAsync(req), timeoutMs: writeTimeoutMs });
     if (result.state === 'applied') return reply.status(applied).send(applied === 204 ? undefined : { ...body, state: 'applied' });
+    if (result.state === 'refused') throw Errors.writeRefused(result.refused);
     return reply.status(202).send({ ...body, state: 'accepted', pending: result.pending });
   }
 

@@ -46,7 +46,8 @@ export class PostgresqlStore implements Store {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       application_name: 'dstore',
       keepAlive: true,
-      // a second guard besides the serializer's `+00`: timestamps without offset are UTC in every session
+      // SPEC §4: `yyyy-MM-dd HH:mm:ss` is UTC. Set in the startup packet, so no session of the store
+      // can run without it whatever the server's or the database's TimeZone (a proxy that refuses it fails loudly)
       options: '-c TimeZone=UTC',
     };
   }

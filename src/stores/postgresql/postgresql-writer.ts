@@ -28,12 +28,12 @@ interface TableBatch {
   table: string;
   definition: Blueprint;
   /** Winning write per item id: its stamp and its JSON row. */
-  rows: Map<string, { stamp: number; row: Record<string, unknown>; put: boolean }>;
+  rows: Map<string, { stamp: number; row: string; put: boolean }>;
   /** Indexes (in the batch) of every write that touches this table. */
   writes: number[];
 }
 
-function group(writes: readonly Write[]): TableBatch[] {
+function group(writes: readonly Write[], indexes: readonly number[]): TableBatch[] {
   const batches = new Map<string, TableBatch>();
   const target = (index: number, version: number, project: string, definition: Blueprint): TableBatch => {
     const schema = schemaName(project, version);
@@ -43,12 +43,13 @@ function group(writes: readonly Write[]): TableBatch[] {
     batch.writes.push(index);
     return batch;
   };
-  writes.forEach((w, index) => {
+  for (const index of indexes) {
+    const w = writes[index]!;
     const id = w.id.toLowerCase();
     if (w.op === 'put') {
       const batch = target(index, w.version, w.project, w.definition);
       const seen = batch.rows.get(id);
-      if (!seen || w.stamp >= seen.stamp) batch.rows.set(id, { stamp: w.stamp, row: serializePut(tableShape(batch.definition), id, w.stamp, w.item), put: true });
+      if (!seen || w.stamp >= seen.stamp) batch.rows.set(id, { stamp: w.stamp, row: serializePut(id, w.stamp, w.item), put: true });
     } else {
       for (const t of w.targets) {
         const batch = target(index, t.version, w.project, t.definition);
@@ -56,7 +57,7 @@ function group(writes: readonly Write[]): TableBatch[] {
         if (!seen || w.stamp >= seen.stamp) batch.rows.set(id, { stamp: w.stamp, row: serializeDelete(id, w.stamp), put: false });
       }
     }
-  });
+  }
   // a fixed order of tables (and of ids inside each statement) keeps concurrent batches from deadlocking
   return [...batches.values()].sort((a, b) => (a.schema === b.schema ? a.table.localeCompare(b.table) : a.schema.localeCompare(b.schema)));
 }
@@ -83,12 +84,39 @@ SELECT ${shape.values.join(', ')} FROM input r JOIN won ON won.id = r."id" AND N
 ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')}`;
 }
 
+/** Rows per statement above which a batch is split over several connections. */
+const PARTITION_ROWS = 1000;
+const MAX_PARTITIONS = 4;
+
+/** Same id → same partition, so every write of an item (and every version a delete reaches) stays in one transaction. */
+function partitionOf(id: string, partitions: number): number {
+  return (parseInt(id.slice(-8), 16) || 0) % partitions;
+}
+
 export class PostgresqlWriter {
   constructor(private readonly pool: () => Pool) {}
 
   async apply(writes: readonly Write[]): Promise<void> {
     if (!writes.length) return;
-    const batches = group(writes);
+    const rows = writes.reduce((n, w) => n + (w.op === 'put' ? 1 : w.targets.length), 0);
+    const partitions = Math.min(MAX_PARTITIONS, Math.ceil(rows / PARTITION_ROWS));
+    if (partitions <= 1) return this.applyPartition(writes, writes.map((_, i) => i));
+    const indexes: number[][] = Array.from({ length: partitions }, () => []);
+    writes.forEach((w, i) => indexes[partitionOf(w.id, partitions)]!.push(i));
+    const outcomes = await Promise.allSettled(indexes.filter((ix) => ix.length).map((ix) => this.applyPartition(writes, ix)));
+    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+    if (!failures.length) return;
+    // partitions that committed are harmless to apply again: their stamps make every write a no-op
+    const unavailable = failures.find((e) => e instanceof StoreUnavailableError);
+    if (unavailable) throw unavailable;
+    const other = failures.find((e) => !(e instanceof WriteRejectedError));
+    if (other) throw other;
+    throw new WriteRejectedError('postgresql', new Map(failures.flatMap((e) => [...(e as WriteRejectedError).reasons])));
+  }
+
+  /** Applies the writes at `indexes` (positions in `writes`) in one transaction, one statement per table. */
+  private async applyPartition(writes: readonly Write[], indexes: number[]): Promise<void> {
+    const batches = group(writes, indexes);
     let client: PoolClient;
     try {
       client = await this.pool().connect();
@@ -103,7 +131,7 @@ export class PostgresqlWriter {
       for (const batch of batches) {
         current = batch;
         const rows = [...batch.rows.values()].map((r) => r.row);
-        await client.query(statement(batch), [JSON.stringify(rows), batch.table]);
+        await client.query(statement(batch), [`[${rows.join(',')}]`, batch.table]);
       }
       current = undefined;
       if (transaction) await client.query('COMMIT');
@@ -113,7 +141,7 @@ export class PostgresqlWriter {
         broken ??= err as Error;
         throw new StoreUnavailableError('postgresql', describe(err), { cause: err });
       }
-      throw refusal(err, writes.length, current);
+      throw refusal(err, indexes, current);
     } finally {
       client.release(broken);
     }
@@ -124,12 +152,12 @@ export class PostgresqlWriter {
  * A missing table refuses exactly the writes aimed at it; any other refusal of a
  * batch cannot be pinned on one row, so the queue re-applies one write at a time.
  */
-function refusal(err: unknown, count: number, batch: TableBatch | undefined): Error {
+function refusal(err: unknown, indexes: number[], batch: TableBatch | undefined): Error {
   const reason = describe(err);
   if (batch && isMissingTarget(err)) {
     const why = `table ${batch.schema}.${batch.table} does not exist (version abandoned or project dropped?): ${reason}`;
     return new WriteRejectedError('postgresql', new Map(batch.writes.map((i) => [i, why])));
   }
-  if (count === 1) return new WriteRejectedError('postgresql', new Map([[0, reason]]));
-  return new Error(`postgresql refused a batch of ${count} writes: ${reason}`, { cause: err });
+  if (indexes.length === 1) return new WriteRejectedError('postgresql', new Map([[indexes[0]!, reason]]));
+  return new Error(`postgresql refused a batch of ${indexes.length} writes: ${reason}`, { cause: err });
 }

@@ -1,0 +1,106 @@
+import type { Blueprint } from '../../schema/blueprint.ts';
+import type { ItemDelete, ItemPut, StoreName, Write } from '../../stores/store.ts';
+import type { DeadLetter } from '../queue.ts';
+
+/**
+ * What travels through RabbitMQ, as JSON. A batch message is the writes of one
+ * submit (or one partition of it), each write complete with its blueprint
+ * definition so a worker needs no catalog; the definitions are listed once per
+ * message and referenced by `project/version/blueprint`, because a bulk PUT
+ * repeats the same blueprint for every item.
+ */
+interface WireBatch {
+  definitions: Record<string, Blueprint>;
+  writes: WireWrite[];
+}
+
+type WireWrite =
+  | (Omit<ItemPut, 'definition'> & { definition: string })
+  | (Omit<ItemDelete, 'targets'> & { targets: Array<{ version: number; definition: string }> });
+
+function definitionKey(project: string, version: number, blueprint: string): string {
+  return `${project}/${version}/${blueprint}`;
+}
+
+export function encodeWrites(writes: readonly Write[]): Buffer {
+  const definitions: Record<string, Blueprint> = {};
+  const wire: WireWrite[] = writes.map((w) => {
+    if (w.op === 'put') {
+      const key = definitionKey(w.project, w.version, w.blueprint);
+      definitions[key] ??= w.definition;
+      return { ...w, definition: key };
+    }
+    return {
+      ...w,
+      targets: w.targets.map((t) => {
+        const key = definitionKey(w.project, t.version, w.blueprint);
+        definitions[key] ??= t.definition;
+        return { version: t.version, definition: key };
+      }),
+    };
+  });
+  return Buffer.from(JSON.stringify({ definitions, writes: wire } satisfies WireBatch));
+}
+
+export class UndecodableMessageError extends Error {}
+
+export function decodeWrites(content: Buffer): Write[] {
+  let batch: WireBatch;
+  try {
+    batch = JSON.parse(content.toString('utf8')) as WireBatch;
+  } catch (err) {
+    throw new UndecodableMessageError(`not JSON: ${(err as Error).message}`);
+  }
+  if (!batch || typeof batch !== 'object' || !Array.isArray(batch.writes) || typeof batch.definitions !== 'object') throw new UndecodableMessageError('not a dstore write batch');
+  const definition = (key: string): Blueprint => {
+    const found = batch.definitions[key];
+    if (!found) throw new UndecodableMessageError(`blueprint definition ${key} is missing`);
+    return found;
+  };
+  return batch.writes.map((w): Write => {
+    if (w.op === 'put') return { ...w, definition: definition(w.definition) };
+    if (w.op === 'delete') return { ...w, targets: w.targets.map((t) => ({ version: t.version, definition: definition(t.definition) })) };
+    throw new UndecodableMessageError(`unknown write op ${JSON.stringify((w as { op?: unknown }).op)}`);
+  });
+}
+
+/**
+ * A worker's answer to the API process that published some batches: `store`
+ * has finished the batches named in `done`; in those named in `parked` it
+ * dead-lettered at least one write. `worker` names the LevelDB copy that answers.
+ */
+export interface Reply {
+  store: StoreName;
+  worker: string;
+  done: string[];
+  parked: string[];
+}
+
+export function encodeReply(reply: Reply): Buffer {
+  return Buffer.from(JSON.stringify(reply));
+}
+
+export function decodeReply(content: Buffer): Reply | null {
+  try {
+    const r = JSON.parse(content.toString('utf8')) as Reply;
+    return r && typeof r.store === 'string' && Array.isArray(r.done) && Array.isArray(r.parked) ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A dead letter as kept in the dead-letter queue: the letter plus the queue it came from, for replay. */
+export interface StoredLetter extends DeadLetter {
+  /** The work queue the write was taken from (a partition, or one worker's LevelDB queue). */
+  queue: string;
+}
+
+export function encodeLetter(letter: StoredLetter): Buffer {
+  return Buffer.from(JSON.stringify(letter));
+}
+
+export function decodeLetter(content: Buffer): StoredLetter {
+  const letter = JSON.parse(content.toString('utf8')) as StoredLetter;
+  if (!letter || typeof letter.id !== 'string' || !letter.write || typeof letter.queue !== 'string') throw new UndecodableMessageError('not a dstore dead letter');
+  return letter;
+}

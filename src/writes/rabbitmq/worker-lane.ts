@@ -1,0 +1,223 @@
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Store, StoreName, Write } from '../../stores/store.ts';
+import { ApplyAbortedError, applyToStore, type ApplyHooks } from '../applier.ts';
+import { decodeWrites, type Reply } from './message-codec.ts';
+
+/** Unacknowledged messages RabbitMQ may push to one lane ahead of the batch being applied. */
+const PREFETCH = 64;
+/** Writes applied to a store in one call (one LevelDB batch, one SQL statement, one _bulk). */
+const MAX_BATCH = 5000;
+/** Pause before retrying a batch that failed for a reason other than the store (e.g. a dead letter could not be published). */
+const RETRY_PAUSE_MS = 1000;
+
+export interface LaneContext {
+  /** The LevelDB copy this worker keeps, named in its replies. */
+  workerId: string;
+  log(msg: string): void;
+  /** True once shutdown gave up waiting: abort retries, leave the messages unacked. */
+  stopping(): boolean;
+  deadLetter(write: Write, store: StoreName, reason: string, queue: string): Promise<void>;
+  /** Sends a reply to the API process that published the batches (`origin` identifies it, `replyTo` addresses it). */
+  answer(origin: string | undefined, replyTo: string, reply: Reply): void;
+}
+
+interface Delivery {
+  msg: ConsumeMessage;
+  channel: Channel;
+  writes: Write[];
+}
+
+/**
+ * One queue a worker consumes (a partition, or its own LevelDB queue) and the
+ * stores it feeds. Deliveries are applied strictly in arrival order: the lane
+ * takes everything that has arrived (up to MAX_BATCH writes), applies it to
+ * each store — the stores side by side, each in order — answers the waiting
+ * API processes per store, and acks only when every store has applied or
+ * dead-lettered each write. A batch never overlaps the next one, and after a
+ * channel loss the deliveries of the old channel are dropped unacked
+ * (RabbitMQ hands them out again), so a store never sees a write of this
+ * queue before the ones ahead of it.
+ */
+export class WorkerLane {
+  private channel: Channel | null = null;
+  private consumerTag: string | null = null;
+  private buffer: Delivery[] = [];
+  private running: Promise<void> | null = null;
+  private subscribeTimer: NodeJS.Timeout | null = null;
+  private cancelled = false;
+  private stalled = 0;
+
+  constructor(
+    readonly queue: string,
+    private readonly stores: readonly Store[],
+    private readonly ctx: LaneContext,
+  ) {}
+
+  /** Messages received and not yet acknowledged (for health). */
+  get backlog(): number {
+    return this.buffer.length;
+  }
+
+  /** Opens this lane's channel on a (new) connection and subscribes, after `delayMs` when given. */
+  async attach(model: ChannelModel, options: { priority?: number; delayMs?: number } = {}): Promise<void> {
+    if (this.cancelled) return;
+    const channel = await model.createChannel();
+    channel.on('error', (err: Error) => this.ctx.log(`queue: ${this.queue}: channel error: ${err.message}`));
+    channel.on('close', () => {
+      if (this.channel === channel) {
+        this.channel = null;
+        this.consumerTag = null;
+      }
+    });
+    await channel.prefetch(PREFETCH);
+    this.channel = channel;
+    const subscribe = async (): Promise<void> => {
+      this.subscribeTimer = null;
+      if (this.cancelled || this.channel !== channel) return;
+      try {
+        const { consumerTag } = await channel.consume(this.queue, (msg) => this.receive(channel, msg), options.priority === undefined ? {} : { priority: options.priority });
+        this.consumerTag = consumerTag;
+      } catch (err) {
+        this.ctx.log(`queue: cannot consume ${this.queue}: ${(err as Error).message}`);
+      }
+    };
+    if (options.delayMs) {
+      this.subscribeTimer = setTimeout(() => void subscribe(), options.delayMs);
+      this.subscribeTimer.unref();
+    } else {
+      await subscribe();
+    }
+  }
+
+  private receive(channel: Channel, msg: ConsumeMessage | null): void {
+    if (!msg) {
+      this.ctx.log(`queue: RabbitMQ cancelled the consumer of ${this.queue} (queue deleted?)`);
+      return;
+    }
+    let writes: Write[];
+    try {
+      writes = decodeWrites(msg.content);
+    } catch (err) {
+      // only dstore publishes here; a message it cannot read is logged with its content and removed
+      this.ctx.log(`queue: ${this.queue}: dropping unreadable message ${String(msg.properties.messageId)}: ${(err as Error).message}: ${msg.content.toString('utf8').slice(0, 500)}`);
+      this.ack(channel, msg);
+      return;
+    }
+    this.buffer.push({ msg, channel, writes });
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = this.drain()
+      .catch((err: Error) => this.ctx.log(`queue: ${this.queue}: ${err.stack ?? err.message}`))
+      .finally(() => {
+        this.running = null;
+        if (this.buffer.some((d) => d.channel === this.channel) && !this.ctx.stopping() && !this.cancelled) this.kick();
+      });
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      // deliveries of a closed channel are RabbitMQ's again: they come back on the new one
+      this.buffer = this.buffer.filter((d) => d.channel === this.channel);
+      if (!this.buffer.length || this.ctx.stopping() || this.cancelled) return;
+      let count = 0;
+      let take = 0;
+      while (take < this.buffer.length && (take === 0 || count + this.buffer[take]!.writes.length <= MAX_BATCH)) count += this.buffer[take++]!.writes.length;
+      const batch = this.buffer.slice(0, take);
+      if (await this.apply(batch)) {
+        for (const d of batch) this.ack(d.channel, d.msg);
+        const taken = new Set(batch);
+        this.buffer = this.buffer.filter((d) => !taken.has(d));
+        this.stalled = 0;
+      } else if (batch[0]!.channel === this.channel && !this.ctx.stopping()) {
+        this.stalled++;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+      }
+    }
+  }
+
+  /** Applies a batch to every store; false when it must be tried again (or was abandoned). */
+  private async apply(batch: readonly Delivery[]): Promise<boolean> {
+    const writes: Write[] = [];
+    const owner = new Map<Write, Delivery>();
+    for (const d of batch) {
+      for (const w of d.writes) {
+        writes.push(w);
+        owner.set(w, d);
+      }
+    }
+    if (!writes.length) return true;
+    const channel = batch[0]!.channel;
+    const hooks: ApplyHooks = {
+      deadLetter: (write, store, reason) => this.ctx.deadLetter(write, store, reason, this.queue),
+      // a lost channel means another consumer may already have these messages: stop retrying them here
+      stopping: () => this.ctx.stopping() || this.channel !== channel,
+      unavailable: (store, reason, attempt) => {
+        if (attempt === 1 || attempt % 20 === 0) this.ctx.log(`queue: ${this.queue}: ${reason}; retrying (attempt ${attempt})`);
+      },
+      recovered: (store) => this.ctx.log(`queue: ${this.queue}: ${store} is back`),
+    };
+    const outcomes = await Promise.allSettled(
+      this.stores.map(async (store) => {
+        const parked = await applyToStore(store, writes, hooks);
+        this.answer(store.name, batch, new Set(parked.map((w) => owner.get(w)!)));
+      }),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (!failed) return true;
+    if (!(failed.reason instanceof ApplyAbortedError) && (this.stalled === 0 || this.stalled % 20 === 0)) {
+      this.ctx.log(`queue: ${this.queue}: batch of ${writes.length} write(s) not finished, trying again: ${(failed.reason as Error).message}`);
+    }
+    return false;
+  }
+
+  /** One reply per store and per API process that waits for some of these batches. */
+  private answer(store: StoreName, batch: readonly Delivery[], parked: ReadonlySet<Delivery>): void {
+    const groups = new Map<string, { origin: string | undefined; replyTo: string; reply: Reply }>();
+    for (const d of batch) {
+      const replyTo = d.msg.properties.replyTo as string | undefined;
+      if (!replyTo) continue;
+      const origin = d.msg.properties.headers?.['x-dstore-origin'] as string | undefined;
+      const key = `${origin}\u0000${replyTo}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { origin, replyTo, reply: { store, worker: this.ctx.workerId, done: [], parked: [] } }));
+      const id = String(d.msg.properties.messageId);
+      group.reply.done.push(id);
+      if (parked.has(d)) group.reply.parked.push(id);
+    }
+    for (const g of groups.values()) this.ctx.answer(g.origin, g.replyTo, g.reply);
+  }
+
+  private ack(channel: Channel, msg: ConsumeMessage): void {
+    try {
+      channel.ack(msg);
+    } catch {
+      // the channel closed: RabbitMQ redelivers the message, and the stores' stamps make applying it again harmless
+    }
+  }
+
+  /** Stops taking deliveries; what was received but not started is handed back when the channel closes. */
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    if (this.subscribeTimer) clearTimeout(this.subscribeTimer);
+    this.subscribeTimer = null;
+    const channel = this.channel;
+    const tag = this.consumerTag;
+    if (channel && tag) await channel.cancel(tag).catch(() => {});
+  }
+
+  /** Resolves when the batch being applied is done (after cancel, no further batch starts). */
+  idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  /** Closes the channel: RabbitMQ puts every unacknowledged delivery back at the head of the queue. */
+  async detach(): Promise<void> {
+    const channel = this.channel;
+    this.channel = null;
+    this.buffer = [];
+    if (channel) await channel.close().catch(() => {});
+  }
+}
