@@ -96,6 +96,10 @@ export class Catalog {
     return [...this.state(project).record.versions];
   }
 
+  hasVersion(project: string, version: number): boolean {
+    return this.state(project).snapshots.has(version);
+  }
+
   latest(project: string): number | null {
     const v = this.state(project).record.versions;
     return v.length ? v[v.length - 1]! : null;

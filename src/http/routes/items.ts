@@ -24,7 +24,7 @@ function prepareItem(catalog: Catalog, project: string, blueprint: string, body:
   }
   const version = body['project_version'];
   if (version === undefined || version === null) throw Errors.versionMissing();
-  if (!Number.isInteger(version) || !catalog.versions(project).includes(version as number)) throw Errors.versionUnknown(project, version);
+  if (!Number.isInteger(version) || !catalog.hasVersion(project, version as number)) throw Errors.versionUnknown(project, version);
   const frozen = catalog.snapshot(project, version as number).blueprints;
   const definition = Object.hasOwn(frozen, blueprint) ? frozen[blueprint] : undefined;
   if (!definition) throw Errors.blueprintNotFound(project, blueprint, version as number);
