@@ -128,7 +128,7 @@ async function main() {
 
   if (want('postgresql')) {
     await ensurePostgresql();
-    await suite('postgresql', files('test/integration', 'postgresql.int.test.ts'), PG);
+    await suite('postgresql', [...files('test/integration', 'postgresql.int.test.ts'), ...files('test/integration', 'outage.int.test.ts')], PG);
   }
   if (want('rabbitmq')) {
     await ensureRabbitmq();
