@@ -65,8 +65,8 @@ export class PostgresqlMigrator {
     schemaName(project, 1); // checks the project name before it goes into the pattern below
     await this.transaction(`${project}_v*`, async (client) => {
       const { rows } = await client.query<{ nspname: string }>(
-        `SELECT nspname FROM pg_namespace WHERE nspname ~ $1 AND obj_description(oid, 'pg_namespace') LIKE $2`,
-        [`^${project}_v[0-9]+$`, `dstore:${project}:%`],
+        `SELECT nspname FROM pg_namespace WHERE nspname ~ $1 AND starts_with(obj_description(oid, 'pg_namespace'), $2)`,
+        [`^${project}_v[0-9]+$`, `dstore:${project}:`],
       );
       const schemas = [...new Set([...named, ...rows.map((r) => r.nspname)])];
       for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${ident(schema, 'schema')} CASCADE`);

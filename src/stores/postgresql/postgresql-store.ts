@@ -54,8 +54,10 @@ export class PostgresqlStore implements Store {
 
   async open(): Promise<void> {
     const pool = new pg.Pool({ ...this.connection(this.config.database), max: POOL_SIZE, idleTimeoutMillis: 30_000 });
-    // an idle client whose server went away must not crash the process; the next query reports it
+    // a client whose server went away must not crash the process, idle (pool 'error') or checked out
+    // (the client's own 'error', which pg emits besides failing the query in flight); the query reports it
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     this.pool_ = pool;
     try {
       await this.ensureDatabase();
@@ -90,7 +92,7 @@ export class PostgresqlStore implements Store {
       } catch (createErr) {
         if (isUnavailable(createErr)) throw createErr;
         // another process created it between our check and our CREATE
-        if (sqlState(createErr) !== '42P04') throw new Error(`database "${database}" does not exist and cannot be created: ${describe(createErr)}`, { cause: createErr });
+        if (sqlState(createErr) !== '42P04' && sqlState(createErr) !== '23505') throw new Error(`database "${database}" does not exist and cannot be created: ${describe(createErr)}`, { cause: createErr });
       } finally {
         await admin.end().catch(() => {});
       }

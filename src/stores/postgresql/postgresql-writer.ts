@@ -6,16 +6,22 @@
  * per version: a put names one version and a delete carries every version it
  * reaches, so each version's row follows the last write that touched it.
  *
- * A batch is one SQL statement per target table, all in one transaction (a
- * single table needs none: one statement is atomic). The rows travel as one JSON
- * parameter unpacked by json_to_recordset; the statement first upserts the
- * stamps (only where the new stamp is higher, row-locking each item in id
- * order so concurrent workers serialize per item and cannot deadlock), then
- * deletes the rows whose winning write is a delete and upserts those whose winning
- * write is a put. Within a batch the highest stamp of an item wins before SQL.
+ * SQL: one statement per target table. The rows travel as one JSON parameter
+ * unpacked by json_to_recordset; the statement first upserts the stamps (only
+ * where the new stamp is higher; the stamp row's lock, taken in id order,
+ * serializes concurrent workers per item without deadlocks), then deletes the
+ * rows whose winning write is a delete and upserts those whose winning write is
+ * a put. Within a batch the highest stamp of an item wins before any SQL.
+ *
+ * Transactions: the statements of a batch share one transaction (a single one
+ * needs none). A large batch is split by item id into up to MAX_PARTITIONS
+ * transactions on as many connections, run at once. The batch as a whole is then
+ * not atomic, and need not be: applying a write again is a no-op (its stamp is
+ * not newer), so the queue retrying a partly applied batch converges.
  */
 import type { Pool, PoolClient } from 'pg';
 import type { Blueprint } from '../../schema/blueprint.ts';
+import type { Item } from '../../schema/item.ts';
 import type { Write } from '../store.ts';
 import { StoreUnavailableError, WriteRejectedError } from '../store.ts';
 import { describe, isMissingTarget, isUnavailable } from './postgresql-errors.ts';
@@ -27,8 +33,8 @@ interface TableBatch {
   schema: string;
   table: string;
   definition: Blueprint;
-  /** Winning write per item id: its stamp and its JSON row. */
-  rows: Map<string, { stamp: number; row: string; put: boolean }>;
+  /** Winning write per item id: its stamp, and its item (none for a delete). */
+  rows: Map<string, { stamp: number; item?: Item }>;
   /** Indexes (in the batch) of every write that touches this table. */
   writes: number[];
 }
@@ -49,12 +55,12 @@ function group(writes: readonly Write[], indexes: readonly number[]): TableBatch
     if (w.op === 'put') {
       const batch = target(index, w.version, w.project, w.definition);
       const seen = batch.rows.get(id);
-      if (!seen || w.stamp >= seen.stamp) batch.rows.set(id, { stamp: w.stamp, row: serializePut(id, w.stamp, w.item), put: true });
+      if (!seen || w.stamp >= seen.stamp) batch.rows.set(id, { stamp: w.stamp, item: w.item });
     } else {
       for (const t of w.targets) {
         const batch = target(index, t.version, w.project, t.definition);
         const seen = batch.rows.get(id);
-        if (!seen || w.stamp >= seen.stamp) batch.rows.set(id, { stamp: w.stamp, row: serializeDelete(id, w.stamp), put: false });
+        if (!seen || w.stamp >= seen.stamp) batch.rows.set(id, { stamp: w.stamp });
       }
     }
   }
@@ -62,12 +68,19 @@ function group(writes: readonly Write[], indexes: readonly number[]): TableBatch
   return [...batches.values()].sort((a, b) => (a.schema === b.schema ? a.table.localeCompare(b.table) : a.schema.localeCompare(b.schema)));
 }
 
+/** The JSON array parameter of a table's statement. */
+function serializeRows(batch: TableBatch): string {
+  const rows: string[] = [];
+  for (const [id, { stamp, item }] of batch.rows) rows.push(item ? serializePut(id, stamp, item) : serializeDelete(id, stamp));
+  return `[${rows.join(',')}]`;
+}
+
 function statement(batch: TableBatch): string {
   const shape = tableShape(batch.definition);
   const table = qualified(batch.schema, batch.table);
   const stamp = ident(STAMP_FIELD, 'bookkeeping');
   const deleted = ident(DELETED_FIELD, 'bookkeeping');
-  const puts = [...batch.rows.values()].some((r) => r.put);
+  const puts = [...batch.rows.values()].some((r) => r.item);
   const head = `WITH input AS (SELECT * FROM json_to_recordset($1::json) AS r(${shape.recordset})),
 won AS (
   INSERT INTO ${qualified(batch.schema, STAMPS_TABLE, 'bookkeeping')} AS s (tbl, id, stamp, deleted)
@@ -85,7 +98,7 @@ ON CONFLICT ("id") DO UPDATE SET ${updates.join(', ')}`;
 }
 
 /** Rows per statement above which a batch is split over several connections. */
-const PARTITION_ROWS = 1000;
+const PARTITION_ROWS = 500;
 const MAX_PARTITIONS = 4;
 
 /** Same id → same partition, so every write of an item (and every version a delete reaches) stays in one transaction. */
@@ -116,7 +129,6 @@ export class PostgresqlWriter {
 
   /** Applies the writes at `indexes` (positions in `writes`) in one transaction, one statement per table. */
   private async applyPartition(writes: readonly Write[], indexes: number[]): Promise<void> {
-    const batches = group(writes, indexes);
     let client: PoolClient;
     try {
       client = await this.pool().connect();
@@ -124,14 +136,16 @@ export class PostgresqlWriter {
       throw new StoreUnavailableError('postgresql', describe(err), { cause: err });
     }
     let broken: Error | undefined;
-    const transaction = batches.length > 1;
+    let transaction = false;
     let current: TableBatch | undefined;
     try {
+      // grouped and serialized only once connected: while PostgreSQL runs one partition's statement, the next one is being serialized
+      const batches = group(writes, indexes);
+      transaction = batches.length > 1;
       if (transaction) await client.query('BEGIN');
       for (const batch of batches) {
         current = batch;
-        const rows = [...batch.rows.values()].map((r) => r.row);
-        await client.query(statement(batch), [`[${rows.join(',')}]`, batch.table]);
+        await client.query(statement(batch), [serializeRows(batch), batch.table]);
       }
       current = undefined;
       if (transaction) await client.query('COMMIT');
