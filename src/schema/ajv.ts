@@ -26,10 +26,22 @@ export function isDatetime(value: string): boolean {
   const h = +(spaced ? m[4]! : m[7]!);
   const mi = +(spaced ? m[5]! : m[8]!);
   const s = +(spaced ? m[6]! : m[9]!);
-  if (mo < 1 || mo > 12 || d < 1 || d > DAYS[mo - 1]! || (mo === 2 && d === 29 && !isLeap(y))) return false;
+  if (!isCalendarDay(y, mo, d)) return false;
   if (h > 23 || mi > 59 || s > 59) return false;
   if (m[10] !== undefined && (+m[10] > 23 || +m[11]! > 59)) return false;
   return true;
+}
+
+/** Year 1 to 9999 (PostgreSQL has no year 0), a real month and day. */
+function isCalendarDay(y: number, mo: number, d: number): boolean {
+  return y >= 1 && mo >= 1 && mo <= 12 && d >= 1 && d <= DAYS[mo - 1]! && !(mo === 2 && d === 29 && !isLeap(y));
+}
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+export function isDate(value: string): boolean {
+  const m = DATE.exec(value);
+  return m !== null && isCalendarDay(+m[1]!, +m[2]!, +m[3]!);
 }
 
 function datetimeMillis(value: string): number {
@@ -40,6 +52,7 @@ export function createAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
   addFormats(ajv, { mode: 'full', keywords: true });
   ajv.addFormat('uuid', UUID);
+  ajv.addFormat('date', { type: 'string', validate: isDate, compare: (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0) });
   ajv.addFormat(DATETIME_FORMAT, { type: 'string', validate: isDatetime, compare: (a: string, b: string) => Math.sign(datetimeMillis(a) - datetimeMillis(b)) });
   ajv.addKeyword({
     keyword: 'geojson',

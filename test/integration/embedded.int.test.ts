@@ -75,7 +75,7 @@ test('the seed walkthrough runs against the real process and lands in LevelDB', 
   const article = JSON.parse(items.find(([k]) => k.endsWith(ARTICLE_ID))![1]);
   assert.deepEqual(article, ARTICLE);
   // bookkeeping lives under '!', apart from every item key
-  assert.ok(entries.filter(([k]) => k.startsWith('!')).every(([k]) => k.startsWith('!stamp/myblog/article/') || k === '!meta/highest-stamp'));
+  assert.ok(entries.filter(([k]) => k.startsWith('!')).every(([k]) => k.startsWith('!stamp/myblog/v0000000001/article/') || k === '!meta/highest-stamp'));
 
   const snapshot = JSON.parse(await readFile(join(env['PROJECT_FILE_PATH']!, 'myblog', 'snapshots', '1.json'), 'utf8'));
   assert.equal(snapshot.version, 1);

@@ -338,3 +338,10 @@ test('geometry is two-dimensional WGS 84 GeoJSON: an altitude or a crs member is
   assert.match(itemProblems(bp, { ...base, where: { type: 'Point', coordinates: [4.9, 52.3, 10] } })['where']!, /\[longitude, latitude\]/);
   assert.match(itemProblems(bp, { ...base, where: { type: 'Point', coordinates: [4.9, 52.3], crs: { type: 'name', properties: { name: 'EPSG:28992' } } } })['where']!, /crs/);
 });
+
+test('dates start at year 1 (PostgreSQL has no year 0)', () => {
+  const bp = normalizeBlueprint('event', { columns: { on: { type: 'date' }, at: { type: 'datetime' } } });
+  const base = { id: ID, project_version: 1 };
+  assert.deepEqual(itemProblems(bp, { ...base, on: '0001-01-01', at: '0001-01-01 00:00:00' }), {});
+  assert.deepEqual(Object.keys(itemProblems(bp, { ...base, on: '0000-01-01', at: '0000-06-01 00:00:00' })).sort(), ['at', 'on']);
+});

@@ -151,3 +151,16 @@ test('a closed store is unavailable, not broken (the queue retries)', async () =
   await store.open();
   assert.deepEqual(await store.health(), { status: 'up' });
 });
+
+test('stamps are kept per version: a late write for one version is judged against that version only, as in PostgreSQL', async () => {
+  await store.apply([put(10, 'v1 first', { version: 1 }), put(20, 'v2', { version: 2 })]);
+  // a write for version 1 stamped between the two arrives late: it is newer than version 1's item
+  await store.apply([put(15, 'v1 second', { version: 1 })]);
+  assert.equal(await titleOf('myblog', 1), 'v1 second');
+  assert.equal(await titleOf('myblog', 2), 'v2');
+  // a delete reaches every version it names; older writes of either version stay away
+  await store.apply([del(30, { versions: [1, 2] })]);
+  await store.apply([put(25, 'too late', { version: 1 }), put(26, 'too late', { version: 2 })]);
+  assert.equal(await titleOf('myblog', 1), undefined);
+  assert.equal(await titleOf('myblog', 2), undefined);
+});

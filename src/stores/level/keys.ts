@@ -15,9 +15,9 @@ export function projectRange(project: string): { gte: string; lt: string } {
   return { gte: `${project}/`, lt: `${project}/\uffff` };
 }
 
-/** Last stamp applied to an item (and whether that write was a delete). */
-export function stampKey(project: string, blueprint: string, id: string): string {
-  return `!stamp/${project}/${blueprint}/${id.toLowerCase()}`;
+/** Last stamp applied to an item of one version (a `d` suffix when that write was a delete). */
+export function stampKey(project: string, version: number, blueprint: string, id: string): string {
+  return `!stamp/${project}/v${String(version).padStart(VERSION_WIDTH, '0')}/${blueprint}/${id.toLowerCase()}`;
 }
 
 export function stampRange(project: string): { gte: string; lt: string } {

@@ -40,28 +40,34 @@ export class LevelStore implements Store {
 
   async apply(writes: readonly Write[]): Promise<void> {
     const db = this.open_;
-    // A write stamped above every stamp this database ever applied is newer than its item's last write
-    // by definition; only the others (replays, writes from a slower clock) need the item's stamp read.
+    // Stamps are kept per item and version: a put names one version, a delete every version that holds the blueprint.
+    // A write stamped above every stamp this database ever applied is newer than its item's last write by
+    // definition; only the others (replays, writes from a slower clock) need the item's stamp read.
+    const targets = (w: Write): number[] => (w.op === 'put' ? [w.version] : w.targets.map((t) => t.version));
     const stamps = new Map<string, number>();
-    const doubtful = [...new Set(writes.filter((w) => w.stamp <= this.highest).map((w) => stampKey(w.project, w.blueprint, w.id)))];
-    if (doubtful.length) {
-      const current = await db.getMany(doubtful);
-      doubtful.forEach((k, i) => stamps.set(k, current[i] === undefined ? -1 : parseInt(current[i]!, 10)));
+    const doubtful = new Set<string>();
+    for (const w of writes) if (w.stamp <= this.highest) for (const v of targets(w)) doubtful.add(stampKey(w.project, v, w.blueprint, w.id));
+    if (doubtful.size) {
+      const keys = [...doubtful];
+      const current = await db.getMany(keys);
+      keys.forEach((k, i) => stamps.set(k, current[i] === undefined ? -1 : parseInt(current[i]!, 10)));
     }
     const batch: Batch = [];
     let highest = this.highest;
     for (const w of writes) {
-      const sk = stampKey(w.project, w.blueprint, w.id);
-      if (w.stamp <= (stamps.get(sk) ?? -1)) continue;
-      stamps.set(sk, w.stamp);
-      if (w.stamp > highest) highest = w.stamp;
-      if (w.op === 'put') {
-        batch.push({ type: 'put', key: itemKey(w.project, w.version, w.blueprint, w.id), value: serializeItem(w.item) });
-        batch.push({ type: 'put', key: sk, value: String(w.stamp) });
-      } else {
-        for (const t of w.targets) batch.push({ type: 'del', key: itemKey(w.project, t.version, w.blueprint, w.id) });
-        batch.push({ type: 'put', key: sk, value: `${w.stamp}d` });
+      for (const version of targets(w)) {
+        const sk = stampKey(w.project, version, w.blueprint, w.id);
+        if (w.stamp <= (stamps.get(sk) ?? -1)) continue;
+        stamps.set(sk, w.stamp);
+        if (w.op === 'put') {
+          batch.push({ type: 'put', key: itemKey(w.project, version, w.blueprint, w.id), value: serializeItem(w.item) });
+          batch.push({ type: 'put', key: sk, value: String(w.stamp) });
+        } else {
+          batch.push({ type: 'del', key: itemKey(w.project, version, w.blueprint, w.id) });
+          batch.push({ type: 'put', key: sk, value: `${w.stamp}d` });
+        }
       }
+      if (w.stamp > highest) highest = w.stamp;
     }
     if (!batch.length) return;
     if (highest > this.highest) batch.push({ type: 'put', key: HIGHEST_STAMP_KEY, value: String(highest) });
