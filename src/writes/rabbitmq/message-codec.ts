@@ -66,14 +66,19 @@ export function decodeWrites(content: Buffer): Write[] {
 
 /**
  * A worker's answer to the API process that published some batches: `store`
- * has finished the batches named in `done`; in those named in `parked` it
- * dead-lettered at least one write. `worker` names the LevelDB copy that answers.
+ * has finished the batches (message ids) in `done`, and dead-lettered the
+ * writes (writeKey) in `parked`. `worker` names the LevelDB copy that answers.
  */
 export interface Reply {
   store: StoreName;
   worker: string;
   done: string[];
   parked: string[];
+}
+
+/** Names one write among all: the item and its stamp. */
+export function writeKey(w: Write): string {
+  return `${w.project}/${w.blueprint}/${w.id}@${w.stamp}`;
 }
 
 export function encodeReply(reply: Reply): Buffer {

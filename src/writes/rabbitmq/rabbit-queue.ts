@@ -7,14 +7,17 @@
  *                          (quorum queues, single active consumer) for the
  *                          shared engines, PostgreSQL and Elasticsearch
  *   dstore.level           fanout exchange → dstore.level.{WORKER_ID}, one
- *                          durable quorum queue per worker that keeps a LevelDB copy
+ *                          durable quorum queue per worker keeping a LevelDB
  *   dstore.deadletter      durable queue of the writes an engine refused
  *
- * Publishing. A submit is split by item: each write goes to partition
- * FNV-1a(project/blueprint/id) mod P, one message per partition touched (a bulk
- * PUT stays a few large messages, not one per item), plus one message with all
- * its writes to dstore.level. Messages are persistent, `mandatory`, published
- * on a confirm channel; submit resolves only after RabbitMQ confirmed every one.
+ * Publishing. Each write goes to partition hash(project/blueprint/id) mod P,
+ * and every write also to dstore.level. The submits of one turn of the event
+ * loop are published together: one message per partition touched plus one to
+ * dstore.level, each carrying the writes of all those submits in submit order
+ * (at most 5,000 per message), so a bulk PUT stays a few large messages and
+ * concurrent single-item PUTs share messages and confirms. Messages are
+ * persistent, `mandatory`, published on a confirm channel; submit resolves
+ * only after RabbitMQ confirmed every message holding its writes.
  * While the connection is down (or RabbitMQ blocks publishers) submit throws
  * QueueUnavailableError at once: the API answers 503 and nothing was accepted.
  * A message whose confirm never came (the connection died in between) also
@@ -26,10 +29,13 @@
  * after every store applied it (or dead-lettered a write of it), never requeues
  * explicitly (a quorum queue would put a requeued message at the back), and
  * when a worker dies RabbitMQ hands its unacked messages, at the head of the
- * queue, to the next consumer. Each LevelDB queue has exactly one reader, its
- * worker, same rules. Behind that, every store skips a write whose stamp is not
- * newer than the last one it applied to the item, so a redelivered or late
- * batch never takes an item back in time, and a delete is never undone.
+ * queue, to the next consumer. A worker that stops finishes its batch and then
+ * closes its channels without cancelling its consumers first (a cancelled
+ * consumer keeps its unacked messages while the next one already gets newer
+ * ones). Each LevelDB queue has exactly one reader, its worker, same rules.
+ * Behind that, every store skips a write whose stamp is not newer than the
+ * last one it applied to the item, so a redelivered or late batch never takes
+ * an item back in time, and a delete is never undone.
  * Partitions are spread over workers: each worker subscribes to a partition
  * with an x-priority and after a delay both derived from a hash of (worker id,
  * partition), so workers started together split the partitions; RabbitMQ 4
@@ -43,9 +49,12 @@
  * Elasticsearch writes are shared among the workers through the partitions.
  * The queue is named by WORKER_ID (default: host name + a hash of LEVEL_PATH),
  * so a restarted worker resumes its copy where it stopped. A worker that joins
- * later only receives the writes published after its queue was first declared:
- * seed its LevelDB from another copy (stop that worker, copy LEVEL_PATH) before
- * giving it a new WORKER_ID, or copy the directory and keep the old id's queue.
+ * later only receives the writes published after its queue was first declared.
+ * To add a complete copy: start the new worker once (its queue now collects
+ * every write) and stop it; wait until an existing worker's queue is empty
+ * (its copy then holds everything before); stop that worker, copy its
+ * LEVEL_PATH over the new worker's, start both. The new copy re-applies from
+ * its queue some writes it already holds, which the stamps make harmless.
  * A retired worker's queue keeps filling until it is deleted
  * (`rabbitmqctl delete_queue dstore.level.{id}`). The API refuses writes (503)
  * while no LevelDB queue at all is bound, rather than accept writes no copy
@@ -56,29 +65,38 @@
  * once — the copy of this very process when it keeps one (ROLE=all: a client
  * reading the LevelDB beside the API it wrote to sees its write), otherwise the
  * first copy that applied it (ROLE=api). Other copies follow within their queue
- * backlog; a reader that needs its write in one particular copy reads that
- * worker's copy through its ROLE=all API. Past `timeoutMs` (WRITE_TIMEOUT_MS)
- * the answer is 202 naming the engines still pending, and the writes stay
- * queued. A write an engine dead-lettered answers 202 naming that engine.
+ * backlog; a client that reads one particular copy and must see its own writes
+ * there writes through the ROLE=all process that keeps that copy. Past
+ * `timeoutMs` (WRITE_TIMEOUT_MS) the answer is 202 naming the engines still
+ * pending, and the writes stay queued. A write an engine dead-lettered answers
+ * 202 naming that engine.
  *
  * Failures. An engine that is down keeps its batch unacked and is retried with
- * backoff (applyToStore); a write it refuses is published, with confirm, to
- * dstore.deadletter with its reason, engine, origin queue and the write, before
- * the batch is acked. GET /_deadletter lists them by taking every message and
- * handing them all back; replay republishes the chosen ones to their origin
- * (the partition, or the one LevelDB copy that refused) and then removes them.
+ * backoff (applyToStore); past RabbitMQ's consumer_timeout (30 min by default)
+ * the broker closes that channel, the worker reconnects and the batch comes
+ * back to be retried again. A write an engine refuses is published, with
+ * confirm, to dstore.deadletter with its reason, engine, origin queue and the
+ * write, before the batch is acked. GET /_deadletter lists them by taking every
+ * message and handing them all back; replay republishes the chosen ones to
+ * their origin (the partition, or the one LevelDB copy that refused) and then
+ * removes them.
  * A lost connection is re-established with backoff (0.2 s doubling to 5 s);
  * exchanges and queues are re-declared, the consumers re-subscribe, and
  * RabbitMQ redelivers whatever was unacked; submits waiting for replies answer
- * 202 at once (their replies were addressed to the old channel).
+ * 202 at once (their replies were addressed to the old channel). The API and
+ * the workers of one process use a connection each: RabbitMQ throttles a
+ * connection that publishes fast, which must not hold back the acks of the
+ * consumers (with one shared connection, ROLE=all answered 6x slower).
  *
  * Settings read here (besides QUEUE_CONNECTIONSTRING):
  *   QUEUE_PREFIX      name prefix of every exchange and queue (default dstore)
  *   QUEUE_PARTITIONS  P, the number of partition queues (default 8); the same on
  *                     every API and worker, changed only with the queues empty
- *   WORKER_ID         names this worker's LevelDB queue (default host + LEVEL_PATH hash)
+ *   WORKER_ID         names this worker's LevelDB queue (default: host name
+ *                     and a hash of LEVEL_PATH)
  * The API's STORES must name the engines its workers run: it decides whether a
- * write goes to the partitions (PostgreSQL, Elasticsearch) and to the LevelDB fan-out.
+ * write goes to the partitions (PostgreSQL, Elasticsearch) and to the LevelDB
+ * fan-out.
  */
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
@@ -89,7 +107,7 @@ import { BrokerConnection, redact } from './broker-connection.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { encodeReply, encodeWrites, type Reply, type StoredLetter } from './message-codec.ts';
 import { NotConfirmedError, Publisher, REPLY_TO, UnroutableError } from './publisher.ts';
-import { Tickets } from './tickets.ts';
+import { Tickets, type Ticket } from './tickets.ts';
 import { affinity, declare, declareWorkQueue, partitionOf, readQueueSettings, topology, workQueueArguments, type Topology } from './topology.ts';
 import { WorkerLane } from './worker-lane.ts';
 
@@ -112,6 +130,58 @@ const CLOSE_GRACE_MS = 4000;
 /** Workers subscribe to partitions spread over this window, favourites first (see "Order" above). */
 const SUBSCRIBE_SPREAD_MS = 1500;
 const HEALTH_TIMEOUT_MS = 1000;
+/** Writes per message at most (RabbitMQ 4 refuses messages over 16 MiB by default). */
+const MAX_MESSAGE_WRITES = 5000;
+
+/** A submit waiting for the next flush. */
+interface Submitted {
+  writes: Write[];
+  reply: boolean;
+  sent(result: Sent): void;
+  failed(err: Error): void;
+}
+
+/** One message of a flush: writes of one or more submits for one destination. */
+interface Outgoing {
+  exchange: string;
+  key: string;
+  id: string;
+  writes: Write[];
+  stores: StoreName[];
+  reply: boolean;
+  confirmed: Promise<void>;
+}
+
+interface Sent {
+  ticket: Ticket | null;
+  messages: Outgoing[];
+}
+
+/** One connection and the publishing channel on it. */
+class Link {
+  publisher: Publisher | null = null;
+  readonly connection: BrokerConnection;
+
+  constructor(url: string, name: string, setup: (model: ChannelModel) => Promise<void>, onDown: () => void, log: (msg: string) => void) {
+    this.connection = new BrokerConnection(url, name, { up: setup, down: () => ((this.publisher = null), onDown()) }, log);
+  }
+
+  /** The publisher, when the connection is up and RabbitMQ takes publishes. */
+  get usable(): Publisher | null {
+    return this.connection.ready && !this.connection.blocked && this.publisher?.open ? this.publisher : null;
+  }
+
+  /** Opens the publishing channel; when it closes on its own, the whole connection starts over. */
+  async openPublisher(model: ChannelModel, onReply: ((reply: Reply) => void) | null, onClose: () => void, closing: () => boolean): Promise<void> {
+    const publisher = await Publisher.open(model, onReply, (reason) => {
+      if (this.publisher !== publisher) return;
+      this.publisher = null;
+      onClose();
+      if (!closing()) this.connection.recycle(model, `the publishing channel closed (${reason})`);
+    });
+    this.publisher = publisher;
+  }
+}
 
 export class RabbitQueue implements WriteQueue {
   readonly kind = 'rabbitmq';
@@ -120,8 +190,10 @@ export class RabbitQueue implements WriteQueue {
   readonly topology: Topology;
   private readonly url: string;
   private readonly log: (msg: string) => void;
-  private readonly runApi: boolean;
-  private readonly connection: BrokerConnection;
+  /** Publishes writes and receives the replies (API side); null in a worker-only process. */
+  private readonly api: Link | null = null;
+  /** Consumes the work queues, publishes replies and dead letters (worker side); null in an API-only process. */
+  private readonly worker: Link | null = null;
   private readonly tickets: Tickets;
   private readonly letters: DeadLetterQueue;
   private readonly levelLane: WorkerLane | null = null;
@@ -131,7 +203,7 @@ export class RabbitQueue implements WriteQueue {
   /** Shared engines a write goes to through the partitions; whether it also goes to the LevelDB fan-out. */
   private readonly shared: StoreName[];
   private readonly toLevel: boolean;
-  private publisher: Publisher | null = null;
+  private outbox: Submitted[] = [];
   private levelBound = false;
   private levelProbe: Promise<void> | null = null;
   private closing = false;
@@ -144,47 +216,54 @@ export class RabbitQueue implements WriteQueue {
     this.stores = options.stores;
     this.url = options.url;
     this.log = options.log;
-    this.runApi = options.runApi;
     this.shared = options.stores.filter((s) => s.name !== 'level').map((s) => s.name);
     this.toLevel = options.stores.some((s) => s.name === 'level');
 
-    const lane = {
-      workerId: this.workerId,
-      log: this.log,
-      stopping: () => this.stopped,
-      deadLetter: (write: Write, store: StoreName, reason: string, queue: string) => this.letters.add(write, store, reason, queue),
-      answer: (origin: string | undefined, replyTo: string, reply: Reply) => {
-        if (origin === this.origin) this.tickets.receive(reply);
-        else this.publisher?.send(replyTo, encodeReply(reply));
-      },
-    };
     if (options.runWorkers) {
+      const lane = {
+        workerId: this.workerId,
+        log: this.log,
+        stopping: () => this.stopped,
+        deadLetter: (write: Write, store: StoreName, reason: string, queue: string) => this.letters.add(write, store, reason, queue),
+        answer: (origin: string | undefined, replyTo: string, reply: Reply) => {
+          if (origin === this.origin) this.tickets.receive(reply);
+          else this.worker?.publisher?.send(replyTo, encodeReply(reply));
+        },
+      };
       const level = options.stores.find((s) => s.name === 'level');
       if (level) this.levelLane = new WorkerLane(this.topology.levelQueue(this.workerId), [level], lane);
       const sharedStores = options.stores.filter((s) => s.name !== 'level');
       if (sharedStores.length) {
         for (let p = 0; p < this.topology.partitions; p++) this.partitionLanes.push(new WorkerLane(this.topology.partitionQueue(p), sharedStores, lane));
       }
+      this.worker = new Link(options.url, this.connectionName('worker'), (model) => this.workerUp(model), () => {}, this.log);
     }
     this.tickets = new Tickets(this.levelLane ? this.workerId : null);
+    if (options.runApi) this.api = new Link(options.url, this.connectionName('api'), (model) => this.apiUp(model), () => this.tickets.abandonAll(), this.log);
 
-    const role = options.runApi && options.runWorkers ? 'all' : options.runApi ? 'api' : 'worker';
-    this.connection = new BrokerConnection(options.url, `dstore ${role} ${this.topology.prefix} ${this.workerId} pid ${process.pid}`, { up: (model) => this.up(model), down: () => this.down() }, this.log);
     this.letters = new DeadLetterQueue(this.topology.deadLetterQueue, {
-      model: () => this.connection.current,
-      publisher: () => (this.connection.ready ? this.publisher : null),
-      unavailable: () => this.connection.reason,
+      model: () => (this.api ?? this.worker)!.connection.current,
+      publisher: () => this.worker?.usable ?? this.api?.usable ?? null,
+      unavailable: () => this.unavailable().message,
     }, this.log);
   }
 
-  /** Connects once; when RabbitMQ is not there, start-up goes on and the connection keeps being retried. */
-  async start(): Promise<void> {
-    const connected = await this.connection.start();
-    if (!connected) this.log(`queue: RabbitMQ not reachable yet (${this.connection.reason}); writes answer 503 until it is`);
+  private connectionName(role: 'api' | 'worker'): string {
+    return `dstore ${role} ${this.topology.prefix} ${this.workerId} pid ${process.pid}`;
   }
 
-  /** Declares everything (idempotent), opens the publishing channel, subscribes the worker lanes. */
-  private async up(model: ChannelModel): Promise<void> {
+  private get links(): Link[] {
+    return [this.api, this.worker].filter((l): l is Link => l !== null);
+  }
+
+  /** Connects once; when RabbitMQ is not there, start-up goes on and the connections keep being retried. */
+  async start(): Promise<void> {
+    const connected = await Promise.all(this.links.map((l) => l.connection.start()));
+    if (connected.includes(false)) this.log(`queue: RabbitMQ not reachable yet (${this.unavailable().message}); writes answer 503 until it is`);
+  }
+
+  /** Exchanges, the dead-letter queue and, when this side uses them, the partitions (idempotent). */
+  private async declareTopology(model: ChannelModel, withPartitions: boolean): Promise<Record<string, unknown>> {
     const t = this.topology;
     const args = workQueueArguments(String(model.connection.serverProperties.version ?? ''));
     await declare(model, async (ch) => {
@@ -192,101 +271,132 @@ export class RabbitQueue implements WriteQueue {
       await ch.assertExchange(t.levelExchange, 'fanout', { durable: true });
       await ch.assertQueue(t.deadLetterQueue, { durable: true });
     });
-    // the API declares the partitions too, so writes accepted before any worker started are kept
-    if (this.shared.length) {
+    if (withPartitions) {
       for (let p = 0; p < t.partitions; p++) {
         await declareWorkQueue(model, t.partitionQueue(p), args, this.log);
         await declare(model, (ch) => ch.bindQueue(t.partitionQueue(p), t.writesExchange, String(p)));
       }
     }
-    if (this.levelLane) {
-      await declareWorkQueue(model, this.levelLane.queue, args, this.log);
-      await declare(model, (ch) => ch.bindQueue(this.levelLane!.queue, t.levelExchange, ''));
-    }
-    const publisher = await Publisher.open(model, this.runApi ? (reply) => this.tickets.receive(reply) : null, () => {
-      if (this.publisher === publisher) {
-        this.publisher = null;
-        this.tickets.abandonAll();
-      }
-    });
-    this.publisher = publisher;
-    if (this.levelLane) await this.levelLane.attach(model);
-    for (let p = 0; p < this.partitionLanes.length; p++) {
-      const a = affinity(this.workerId, p);
-      await this.partitionLanes[p]!.attach(model, { priority: Math.floor(a * 1000), delayMs: Math.round((1 - a) * SUBSCRIBE_SPREAD_MS) });
-    }
+    return args;
   }
 
-  private down(): void {
-    this.publisher = null;
-    this.tickets.abandonAll();
+  /** The API declares the partitions too, so writes accepted before any worker started are kept. */
+  private async apiUp(model: ChannelModel): Promise<void> {
+    await this.declareTopology(model, this.shared.length > 0);
+    await this.api!.openPublisher(model, (reply) => this.tickets.receive(reply), () => this.tickets.abandonAll(), () => this.closing);
+  }
+
+  private async workerUp(model: ChannelModel): Promise<void> {
+    const args = await this.declareTopology(model, this.partitionLanes.length > 0);
+    const link = this.worker!;
+    if (this.levelLane) {
+      await declareWorkQueue(model, this.levelLane.queue, args, this.log);
+      await declare(model, (ch) => ch.bindQueue(this.levelLane!.queue, this.topology.levelExchange, ''));
+    }
+    await link.openPublisher(model, null, () => {}, () => this.closing);
+    const recycle = (reason: string) => link.connection.recycle(model, reason);
+    if (this.levelLane) await this.levelLane.attach(model, {}, recycle);
+    for (let p = 0; p < this.partitionLanes.length; p++) {
+      const a = affinity(this.workerId, p);
+      await this.partitionLanes[p]!.attach(model, { priority: Math.floor(a * 1000), delayMs: Math.round((1 - a) * SUBSCRIBE_SPREAD_MS) }, recycle);
+    }
   }
 
   private unavailable(): QueueUnavailableError {
     if (this.closing) return new QueueUnavailableError('dstore is shutting down');
-    if (this.connection.blocked) return new QueueUnavailableError(`RabbitMQ blocks publishing (${this.connection.blocked})`);
-    return new QueueUnavailableError(this.connection.ready ? 'the channel to RabbitMQ is being reopened' : `${this.connection.reason}; reconnecting`);
+    for (const link of this.links) {
+      const c = link.connection;
+      if (!c.ready) return new QueueUnavailableError(`${c.reason}; reconnecting`);
+      if (c.blocked) return new QueueUnavailableError(`RabbitMQ blocks publishing (${c.blocked})`);
+      if (!link.publisher?.open) return new QueueUnavailableError('the channel to RabbitMQ is being reopened');
+    }
+    return new QueueUnavailableError('RabbitMQ is not available');
   }
 
   async submit(writes: Write[], options: SubmitOptions): Promise<SubmitResult> {
-    const publisher = this.publisher;
-    if (this.closing || !this.connection.ready || this.connection.blocked || !publisher?.open) throw this.unavailable();
-    if (this.toLevel && !this.levelBound) await this.ensureLevelBound(publisher);
+    const usable = this.api?.usable;
+    if (this.closing || !usable) throw this.unavailable();
+    if (this.toLevel && !this.levelBound) await this.ensureLevelBound(usable);
+    const sent = await new Promise<Sent>((sent, failed) => {
+      this.outbox.push({ writes, reply: !options.async, sent, failed });
+      if (this.outbox.length === 1) setImmediate(() => this.flush());
+    });
+    const { ticket, messages } = sent;
+    if (!messages.length) return { state: 'applied' };
 
-    const expected = new Map<string, StoreName[]>();
-    const sends: Array<{ exchange: string; key: string; id: string; writes: Write[] }> = [];
-    if (this.shared.length) {
-      const byPartition = new Map<number, Write[]>();
-      for (const w of writes) {
-        const p = partitionOf(w, this.topology.partitions);
-        let group = byPartition.get(p);
-        if (!group) byPartition.set(p, (group = []));
-        group.push(w);
-      }
-      for (const [p, group] of byPartition) {
-        const id = randomUUID();
-        expected.set(id, this.shared);
-        sends.push({ exchange: this.topology.writesExchange, key: String(p), id, writes: group });
-      }
-    }
-    if (this.toLevel) {
-      const id = randomUUID();
-      expected.set(id, ['level']);
-      sends.push({ exchange: this.topology.levelExchange, key: '', id, writes });
-    }
-
-    const ticket = options.async ? null : this.tickets.open(expected);
-    const confirms = sends.map((s) =>
-      publisher.publish(s.exchange, s.key, encodeWrites(s.writes), {
-        messageId: s.id,
-        mandatory: true,
-        headers: { 'x-dstore-origin': this.origin },
-        ...(ticket ? { replyTo: REPLY_TO } : {}),
-      }),
-    );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CONFIRM_TIMEOUT_MS)));
-    const outcomes = await Promise.race([Promise.allSettled(confirms), timeout]);
+    const outcomes = await Promise.race([Promise.allSettled(messages.map((m) => m.confirmed)), timeout]);
     clearTimeout(timer);
-    const unroutable = outcomes === 'timeout' ? [] : outcomes.flatMap((o, i) => (o.status === 'rejected' && o.reason instanceof UnroutableError ? [sends[i]!] : []));
-    const failed = outcomes === 'timeout' ? 'RabbitMQ did not confirm the writes within 10 s' : outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected' && !(o.reason instanceof UnroutableError))?.reason?.message;
-    if (failed || unroutable.length === sends.length) {
+    const unroutable = outcomes === 'timeout' ? [] : messages.filter((_, i) => outcomes[i]!.status === 'rejected' && (outcomes[i] as PromiseRejectedResult).reason instanceof UnroutableError);
+    const failed = outcomes === 'timeout' ? `RabbitMQ did not confirm the writes within ${CONFIRM_TIMEOUT_MS / 1000} s` : outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected' && !(o.reason instanceof UnroutableError))?.reason?.message;
+    if (unroutable.some((m) => m.exchange === this.topology.levelExchange)) this.levelBound = false;
+    if (failed || unroutable.length === messages.length) {
       if (ticket) this.tickets.drop(ticket, 'unknown');
-      if (unroutable.some((s) => s.exchange === this.topology.levelExchange)) this.levelBound = false;
-      throw failed ? new QueueUnavailableError(failed) : new QueueUnavailableError(`no queue is bound to ${unroutable.map((s) => s.exchange).join(', ')}; start a worker`);
+      throw new QueueUnavailableError(failed ?? `no queue is bound to ${[...new Set(unroutable.map((m) => m.exchange))].join(', ')}; start a worker`);
     }
-    for (const s of unroutable) {
+    for (const m of unroutable) {
       // a queue vanished between the check and this publish (deleted by hand): those engines will not see these writes
-      this.log(`queue: batch ${s.id} (${s.writes.length} write(s)) reached no queue on ${s.exchange}; ${expected.get(s.id)!.join(', ')} will not receive it`);
-      if (s.exchange === this.topology.levelExchange) this.levelBound = false;
+      this.log(`queue: batch ${m.id} (${m.writes.length} write(s)) reached no queue on ${m.exchange}; ${m.stores.join(', ')} will not receive it`);
     }
-    const all = [...new Set([...this.shared, ...(this.toLevel ? (['level'] as const) : [])])];
-    if (!ticket) return { state: 'accepted', pending: all };
+    if (!ticket) return { state: 'accepted', pending: [...this.shared, ...(this.toLevel ? (['level'] as const) : [])] };
     if (unroutable.length) {
       this.tickets.drop(ticket, 'unknown');
       return ticket.result;
     }
     return this.tickets.wait(ticket, options.timeoutMs);
+  }
+
+  /**
+   * Publishes everything submitted in one turn of the event loop together:
+   * per partition one message (and one to the LevelDB fan-out) holding the
+   * writes of every submit, in submit order, so concurrent single-item PUTs
+   * share messages and confirms instead of paying for one each.
+   */
+  private flush(): void {
+    const outgoing = this.outbox;
+    this.outbox = [];
+    const publisher = this.api?.usable;
+    if (this.closing || !publisher) {
+      const err = this.unavailable();
+      for (const o of outgoing) o.failed(err);
+      return;
+    }
+    const messages: Outgoing[] = [];
+    const open = new Map<string, Outgoing>();
+    const carrying = new Map<Submitted, Outgoing[]>();
+    const add = (s: Submitted, exchange: string, key: string, stores: StoreName[], w: Write) => {
+      const dest = `${exchange} ${key}`;
+      let m = open.get(dest);
+      if (!m || m.writes.length >= MAX_MESSAGE_WRITES) {
+        m = { exchange, key, id: randomUUID(), writes: [], stores, reply: false, confirmed: Promise.resolve() };
+        open.set(dest, m);
+        messages.push(m);
+      }
+      m.writes.push(w);
+      if (s.reply) m.reply = true;
+      let list = carrying.get(s);
+      if (!list) carrying.set(s, (list = []));
+      if (!list.includes(m)) list.push(m);
+    };
+    for (const s of outgoing) {
+      for (const w of s.writes) {
+        if (this.shared.length) add(s, this.topology.writesExchange, String(partitionOf(w, this.topology.partitions)), this.shared, w);
+        if (this.toLevel) add(s, this.topology.levelExchange, '', ['level'], w);
+      }
+    }
+    // tickets before publishing: a reply may come back before the confirm
+    const tickets = outgoing.map((s) => (s.reply ? this.tickets.open(s.writes, new Map((carrying.get(s) ?? []).map((m) => [m.id, m.stores]))) : null));
+    for (const m of messages) {
+      m.confirmed = publisher.publish(m.exchange, m.key, encodeWrites(m.writes), {
+        messageId: m.id,
+        mandatory: true,
+        headers: { 'x-dstore-origin': this.origin },
+        ...(m.reply ? { replyTo: REPLY_TO } : {}),
+      });
+      m.confirmed.catch(() => {}); // each submit reads the outcome; this only keeps an unread one from being "unhandled"
+    }
+    outgoing.forEach((s, i) => s.sent({ ticket: tickets[i]!, messages: carrying.get(s) ?? [] }));
   }
 
   /** Refuses writes while no LevelDB queue is bound: a probe (an empty batch, published `mandatory`) tells. */
@@ -307,11 +417,13 @@ export class RabbitQueue implements WriteQueue {
 
   async health(): Promise<QueueHealth> {
     if (this.closing) return { status: 'down', reason: 'shutting down' };
-    const model = this.connection.current;
-    if (!model) return { status: 'down', reason: this.connection.reason };
-    if (this.connection.blocked) return { status: 'down', reason: `RabbitMQ blocks publishing: ${this.connection.blocked}` };
+    for (const link of this.links) {
+      if (!link.connection.ready) return { status: 'down', reason: link.connection.reason };
+      if (link.connection.blocked) return { status: 'down', reason: `RabbitMQ blocks publishing: ${link.connection.blocked}` };
+    }
+    const model = this.links[0]?.connection.current;
     const queues = [...(this.shared.length ? Array.from({ length: this.topology.partitions }, (_, p) => this.topology.partitionQueue(p)) : []), ...(this.levelLane ? [this.levelLane.queue] : [])];
-    if (!queues.length) return { status: 'up' };
+    if (!model || !queues.length) return { status: 'up' };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), HEALTH_TIMEOUT_MS)));
     const count = declare(model, async (ch) => {
@@ -335,8 +447,8 @@ export class RabbitQueue implements WriteQueue {
 
   /** A replayed write goes back where it failed: its partition, or the one LevelDB copy that refused it. */
   private async republish(letter: StoredLetter): Promise<void> {
-    const publisher = this.publisher;
-    if (!publisher?.open) throw this.unavailable();
+    const publisher = (this.api ?? this.worker)!.usable;
+    if (!publisher) throw this.unavailable();
     const body = encodeWrites([letter.write]);
     try {
       if (letter.store !== 'level') {
@@ -357,24 +469,25 @@ export class RabbitQueue implements WriteQueue {
   }
 
   /**
-   * Stops consuming, lets the batches being applied finish (up to CLOSE_GRACE_MS),
-   * then closes the connection: RabbitMQ takes back every unacked message and
-   * gives it to another worker, or to this one when it restarts.
+   * Stops consuming: lets the batches being applied finish (up to
+   * CLOSE_GRACE_MS) and starts no new one, then closes the channels and
+   * connections, which hands every unacked message back to the head of its
+   * queue, for another worker or for this one when it restarts.
    */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     const lanes = [...(this.levelLane ? [this.levelLane] : []), ...this.partitionLanes];
-    await Promise.all(lanes.map((l) => l.cancel()));
+    for (const lane of lanes) lane.stop();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_GRACE_MS)));
     const outcome = await Promise.race([Promise.all(lanes.map((l) => l.idle())), grace]);
     clearTimeout(timer);
-    if (outcome === 'late') this.log(`queue: handing the batches still being applied back to RabbitMQ`);
+    if (outcome === 'late') this.log('queue: handing the batches still being applied back to RabbitMQ');
     this.stopped = true;
     this.tickets.abandonAll();
     await Promise.all(lanes.map((l) => l.detach()));
-    await this.connection.close();
+    await Promise.all(this.links.map((l) => l.connection.close()));
     this.log(`queue: disconnected from ${redact(this.url)}`);
   }
 }

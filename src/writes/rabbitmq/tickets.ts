@@ -1,17 +1,30 @@
-import type { StoreName } from '../../stores/store.ts';
+import type { StoreName, Write } from '../../stores/store.ts';
 import type { SubmitResult } from '../queue.ts';
-import type { Reply } from './message-codec.ts';
+import { writeKey, type Reply } from './message-codec.ts';
 
-/** One submit waiting for its batches to be applied: per message id, the stores that have not answered yet. */
-class Ticket {
+/**
+ * One submit waiting for its writes to be applied: per message that carries
+ * some of them, the stores that have not answered yet.
+ */
+export class Ticket {
   readonly waiting: Map<string, Set<StoreName>>;
   readonly parked = new Set<StoreName>();
   private settle!: (result: SubmitResult) => void;
   readonly result = new Promise<SubmitResult>((resolve) => (this.settle = resolve));
-  settled = false;
+  private settled = false;
+  private keys: Set<string> | null = null;
 
-  constructor(expected: ReadonlyMap<string, readonly StoreName[]>) {
+  constructor(
+    private readonly writes: readonly Write[],
+    expected: ReadonlyMap<string, readonly StoreName[]>,
+  ) {
     this.waiting = new Map([...expected].map(([id, stores]) => [id, new Set(stores)]));
+  }
+
+  /** Whether one of the writes named (by writeKey) is one of this submit's. */
+  holdsAny(keys: readonly string[]): boolean {
+    this.keys ??= new Set(this.writes.map(writeKey));
+    return keys.some((k) => this.keys!.has(k));
   }
 
   /** The engines still owing an answer, plus those that dead-lettered a write of this submit. */
@@ -31,21 +44,27 @@ class Ticket {
 
 /**
  * The API side of read-your-write: tickets of the submits that wait for their
- * writes to be applied, settled by the workers' replies.
+ * writes to be applied, settled by the workers' replies. Submits published in
+ * the same turn share messages, so one message may settle several tickets.
  *
  * A LevelDB copy counts once: the reply of `levelWorker` (this process's own
  * copy, when it keeps one) or else the first copy that answers.
  */
 export class Tickets {
-  private readonly byMessage = new Map<string, Ticket>();
+  private readonly byMessage = new Map<string, Set<Ticket>>();
 
   constructor(private readonly levelWorker: string | null) {}
 
-  open(expected: ReadonlyMap<string, readonly StoreName[]>): Ticket {
-    const ticket = new Ticket(expected);
+  open(writes: readonly Write[], expected: ReadonlyMap<string, readonly StoreName[]>): Ticket {
+    const ticket = new Ticket(writes, expected);
     for (const [id, stores] of ticket.waiting) {
-      if (stores.size) this.byMessage.set(id, ticket);
-      else ticket.waiting.delete(id);
+      if (!stores.size) {
+        ticket.waiting.delete(id);
+        continue;
+      }
+      let tickets = this.byMessage.get(id);
+      if (!tickets) this.byMessage.set(id, (tickets = new Set()));
+      tickets.add(ticket);
     }
     if (ticket.waiting.size === 0) ticket.finish('complete');
     return ticket;
@@ -53,17 +72,19 @@ export class Tickets {
 
   receive(reply: Reply): void {
     if (reply.store === 'level' && this.levelWorker !== null && reply.worker !== this.levelWorker) return;
-    const parked = new Set(reply.parked);
     for (const id of reply.done) {
-      const ticket = this.byMessage.get(id);
-      const stores = ticket?.waiting.get(id);
-      if (!ticket || !stores?.delete(reply.store)) continue;
-      if (parked.has(id)) ticket.parked.add(reply.store);
-      if (stores.size === 0) {
+      const tickets = this.byMessage.get(id);
+      if (!tickets) continue;
+      for (const ticket of tickets) {
+        const stores = ticket.waiting.get(id);
+        if (!stores?.delete(reply.store)) continue;
+        if (reply.parked.length && ticket.holdsAny(reply.parked)) ticket.parked.add(reply.store);
+        if (stores.size) continue;
         ticket.waiting.delete(id);
-        this.byMessage.delete(id);
+        tickets.delete(ticket);
         if (ticket.waiting.size === 0) ticket.finish('complete');
       }
+      if (!tickets.size) this.byMessage.delete(id);
     }
   }
 
@@ -78,14 +99,18 @@ export class Tickets {
   }
 
   drop(ticket: Ticket, outcome: 'complete' | 'unknown'): void {
-    for (const id of ticket.waiting.keys()) this.byMessage.delete(id);
+    for (const id of ticket.waiting.keys()) {
+      const tickets = this.byMessage.get(id);
+      tickets?.delete(ticket);
+      if (tickets && !tickets.size) this.byMessage.delete(id);
+    }
     ticket.finish(outcome);
   }
 
   /** The replies can no longer arrive (the channel they were addressed to is gone): answer every waiting submit now. */
   abandonAll(): void {
-    for (const ticket of new Set(this.byMessage.values())) this.drop(ticket, 'unknown');
+    const all = new Set<Ticket>();
+    for (const tickets of this.byMessage.values()) for (const t of tickets) all.add(t);
+    for (const ticket of all) this.drop(ticket, 'unknown');
   }
 }
-
-export type { Ticket };

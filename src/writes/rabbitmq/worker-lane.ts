@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Store, StoreName, Write } from '../../stores/store.ts';
 import { ApplyAbortedError, applyToStore, type ApplyHooks } from '../applier.ts';
-import { decodeWrites, type Reply } from './message-codec.ts';
+import { decodeWrites, writeKey, type Reply } from './message-codec.ts';
 
 /** Unacknowledged messages RabbitMQ may push to one lane ahead of the batch being applied. */
 const PREFETCH = 64;
@@ -40,12 +40,12 @@ interface Delivery {
  */
 export class WorkerLane {
   private channel: Channel | null = null;
-  private consumerTag: string | null = null;
   private buffer: Delivery[] = [];
   private running: Promise<void> | null = null;
   private subscribeTimer: NodeJS.Timeout | null = null;
-  private cancelled = false;
+  private stopped = false;
   private stalled = 0;
+  private lost: (reason: string) => void = () => {};
 
   constructor(
     readonly queue: string,
@@ -53,30 +53,28 @@ export class WorkerLane {
     private readonly ctx: LaneContext,
   ) {}
 
-  /** Messages received and not yet acknowledged (for health). */
-  get backlog(): number {
-    return this.buffer.length;
-  }
-
-  /** Opens this lane's channel on a (new) connection and subscribes, after `delayMs` when given. */
-  async attach(model: ChannelModel, options: { priority?: number; delayMs?: number } = {}): Promise<void> {
-    if (this.cancelled) return;
+  /**
+   * Opens this lane's channel on a (new) connection and subscribes, after
+   * `delayMs` when given. `lost` is told when the channel or the subscription
+   * ends while the lane still wants it.
+   */
+  async attach(model: ChannelModel, options: { priority?: number; delayMs?: number }, lost: (reason: string) => void): Promise<void> {
+    if (this.stopped) return;
     const channel = await model.createChannel();
+    this.lost = lost;
     channel.on('error', (err: Error) => this.ctx.log(`queue: ${this.queue}: channel error: ${err.message}`));
     channel.on('close', () => {
-      if (this.channel === channel) {
-        this.channel = null;
-        this.consumerTag = null;
-      }
+      if (this.channel !== channel) return;
+      this.channel = null;
+      if (!this.stopped) lost(`the channel consuming ${this.queue} closed`);
     });
     await channel.prefetch(PREFETCH);
     this.channel = channel;
     const subscribe = async (): Promise<void> => {
       this.subscribeTimer = null;
-      if (this.cancelled || this.channel !== channel) return;
+      if (this.stopped || this.channel !== channel) return;
       try {
-        const { consumerTag } = await channel.consume(this.queue, (msg) => this.receive(channel, msg), options.priority === undefined ? {} : { priority: options.priority });
-        this.consumerTag = consumerTag;
+        await channel.consume(this.queue, (msg) => this.receive(channel, msg), options.priority === undefined ? {} : { priority: options.priority });
       } catch (err) {
         this.ctx.log(`queue: cannot consume ${this.queue}: ${(err as Error).message}`);
       }
@@ -91,7 +89,7 @@ export class WorkerLane {
 
   private receive(channel: Channel, msg: ConsumeMessage | null): void {
     if (!msg) {
-      this.ctx.log(`queue: RabbitMQ cancelled the consumer of ${this.queue} (queue deleted?)`);
+      if (!this.stopped) this.lost(`RabbitMQ cancelled the consumer of ${this.queue} (queue deleted?)`);
       return;
     }
     let writes: Write[];
@@ -113,7 +111,7 @@ export class WorkerLane {
       .catch((err: Error) => this.ctx.log(`queue: ${this.queue}: ${err.stack ?? err.message}`))
       .finally(() => {
         this.running = null;
-        if (this.buffer.some((d) => d.channel === this.channel) && !this.ctx.stopping() && !this.cancelled) this.kick();
+        if (this.buffer.some((d) => d.channel === this.channel) && !this.ctx.stopping() && !this.stopped) this.kick();
       });
   }
 
@@ -121,7 +119,7 @@ export class WorkerLane {
     for (;;) {
       // deliveries of a closed channel are RabbitMQ's again: they come back on the new one
       this.buffer = this.buffer.filter((d) => d.channel === this.channel);
-      if (!this.buffer.length || this.ctx.stopping() || this.cancelled) return;
+      if (!this.buffer.length || this.ctx.stopping() || this.stopped) return;
       let count = 0;
       let take = 0;
       while (take < this.buffer.length && (take === 0 || count + this.buffer[take]!.writes.length <= MAX_BATCH)) count += this.buffer[take++]!.writes.length;
@@ -162,7 +160,7 @@ export class WorkerLane {
     const outcomes = await Promise.allSettled(
       this.stores.map(async (store) => {
         const parked = await applyToStore(store, writes, hooks);
-        this.answer(store.name, batch, new Set(parked.map((w) => owner.get(w)!)));
+        this.answer(store.name, batch, parked, owner);
       }),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -174,19 +172,19 @@ export class WorkerLane {
   }
 
   /** One reply per store and per API process that waits for some of these batches. */
-  private answer(store: StoreName, batch: readonly Delivery[], parked: ReadonlySet<Delivery>): void {
+  private answer(store: StoreName, batch: readonly Delivery[], parked: readonly Write[], owner: ReadonlyMap<Write, Delivery>): void {
     const groups = new Map<string, { origin: string | undefined; replyTo: string; reply: Reply }>();
-    for (const d of batch) {
+    const groupOf = (d: Delivery) => {
       const replyTo = d.msg.properties.replyTo as string | undefined;
-      if (!replyTo) continue;
+      if (!replyTo) return null;
       const origin = d.msg.properties.headers?.['x-dstore-origin'] as string | undefined;
       const key = `${origin}\u0000${replyTo}`;
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { origin, replyTo, reply: { store, worker: this.ctx.workerId, done: [], parked: [] } }));
-      const id = String(d.msg.properties.messageId);
-      group.reply.done.push(id);
-      if (parked.has(d)) group.reply.parked.push(id);
-    }
+      return group;
+    };
+    for (const d of batch) groupOf(d)?.reply.done.push(String(d.msg.properties.messageId));
+    for (const w of parked) groupOf(owner.get(w)!)?.reply.parked.push(writeKey(w));
     for (const g of groups.values()) this.ctx.answer(g.origin, g.replyTo, g.reply);
   }
 
@@ -198,17 +196,22 @@ export class WorkerLane {
     }
   }
 
-  /** Stops taking deliveries; what was received but not started is handed back when the channel closes. */
-  async cancel(): Promise<void> {
-    this.cancelled = true;
+  /**
+   * Starts no further batch; what was received but not started is handed back
+   * when the channel closes (detach). The consumer is deliberately not
+   * cancelled first: after basic.cancel a single-active-consumer queue
+   * activates the next consumer at once, while the cancelled one still holds
+   * its unacked messages, so the next worker would apply newer writes before
+   * those come back. Closing the channel returns them to the head of the queue
+   * before the next consumer gets anything.
+   */
+  stop(): void {
+    this.stopped = true;
     if (this.subscribeTimer) clearTimeout(this.subscribeTimer);
     this.subscribeTimer = null;
-    const channel = this.channel;
-    const tag = this.consumerTag;
-    if (channel && tag) await channel.cancel(tag).catch(() => {});
   }
 
-  /** Resolves when the batch being applied is done (after cancel, no further batch starts). */
+  /** Resolves when the batch being applied is done (after stop, no further batch starts). */
   idle(): Promise<void> {
     return this.running ?? Promise.resolve();
   }

@@ -1,0 +1,526 @@
+// The write path over RabbitMQ, against the real broker (QUEUE_CONNECTIONSTRING, default
+// amqp://guest:guest@127.0.0.1:5672) and real LevelDB copies. Worker processes are real
+// processes (test/support/worker-process.ts). Fails, never skips, when RabbitMQ is not there.
+// Every run uses its own QUEUE_PREFIX and deletes its queues and exchanges afterwards.
+// Needs `rabbitmqctl` (run as root) to read queue depths and to drop connections.
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import amqp, { type ChannelModel } from 'amqplib';
+import { ClassicLevel } from 'classic-level';
+import { normalizeBlueprint } from '../../src/schema/blueprint.ts';
+import { itemKey as levelKey, projectRange } from '../../src/stores/level/keys.ts';
+import { LevelStore } from '../../src/stores/level/level-store.ts';
+import { WriteRejectedError, type EngineHealth, type ItemPut, type Snapshot, type Store, type Write } from '../../src/stores/store.ts';
+import { RabbitQueue } from '../../src/writes/rabbitmq/rabbit-queue.ts';
+import { nextStamp } from '../../src/writes/stamps.ts';
+import { ARTICLE, ARTICLE_BLUEPRINT, ARTICLE_ID, startDstore, type TestDstore } from '../support/harness.ts';
+
+const URL_ = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const RUN = `dstoretest-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
+const run = promisify(execFile);
+const quiet = () => {};
+
+let admin: ChannelModel;
+let prefixes = 0;
+const nextPrefix = () => `${RUN}-${++prefixes}`;
+
+/** Starts an in-process dstore whose RabbitQueue reads these from the environment. */
+async function dstoreWith(prefix: string, workerId: string, env: Record<string, string>): Promise<TestDstore> {
+  process.env['QUEUE_PREFIX'] = prefix;
+  process.env['WORKER_ID'] = workerId;
+  return startDstore({ QUEUE_CONNECTIONSTRING: URL_, STORES: 'level', ...env });
+}
+
+function levelOf(d: TestDstore): LevelStore {
+  const queue = d.running.app!.deps.queue;
+  assert.ok(queue instanceof RabbitQueue, 'the dstore runs on the RabbitMQ queue');
+  return queue.stores.find((s) => s.name === 'level') as LevelStore;
+}
+
+async function readCopy(path: string, project: string): Promise<Map<string, string>> {
+  const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  await db.open();
+  try {
+    return new Map(await db.iterator(projectRange(project)).all());
+  } finally {
+    await db.close();
+  }
+}
+
+/** Messages (ready + unacknowledged) per queue of a prefix. */
+async function queueDepths(prefix: string): Promise<Map<string, number>> {
+  const { stdout } = await run('rabbitmqctl', ['list_queues', 'name', 'messages', '-q', '-s']);
+  const depths = new Map<string, number>();
+  for (const line of stdout.split('\n')) {
+    const [name, count] = line.trim().split(/\s+/);
+    if (name?.startsWith(`${prefix}.`) && count !== undefined) depths.set(name, Number(count));
+  }
+  return depths;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000, everyMs = 200): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Every work queue of the prefix is empty, acknowledged messages included (the dead-letter queue aside). */
+async function drained(prefix: string): Promise<void> {
+  await waitFor(`the queues of ${prefix} to drain`, async () => [...(await queueDepths(prefix))].every(([name, n]) => n === 0 || name.endsWith('.deadletter')), 90_000, 300);
+}
+
+async function deleteTopology(prefix: string): Promise<void> {
+  const [queues, exchanges] = await Promise.all([run('rabbitmqctl', ['list_queues', 'name', '-q', '-s']), run('rabbitmqctl', ['list_exchanges', 'name', '-q', '-s'])]);
+  const mine = (out: { stdout: string }) => out.stdout.split('\n').map((s) => s.trim()).filter((n) => n.startsWith(prefix));
+  for (const q of mine(queues)) {
+    const ch = await admin.createChannel();
+    await ch.deleteQueue(q).catch(() => {});
+    await ch.close().catch(() => {});
+  }
+  for (const e of mine(exchanges)) {
+    const ch = await admin.createChannel();
+    await ch.deleteExchange(e).catch(() => {});
+    await ch.close().catch(() => {});
+  }
+}
+
+interface Worker {
+  id: string;
+  levelPath: string;
+  child: ChildProcess;
+  output: string[];
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/** A real `dstore worker` process keeping its own LevelDB copy. */
+async function spawnWorker(prefix: string, id: string, levelPath: string, extraEnv: Record<string, string> = {}): Promise<Worker> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/worker-process.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, QUEUE_CONNECTIONSTRING: URL_, STORES: 'level', LEVEL_PATH: levelPath, WORKER_ID: id, QUEUE_PREFIX: prefix, ROLE: 'worker', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker ${id} not ready in 30 s:\n${output.join('')}`)), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output.push(chunk.toString());
+      if (output.join('').includes('worker ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    void exited.then(() => reject(new Error(`worker ${id} exited early:\n${output.join('')}`)));
+  });
+  await ready;
+  return {
+    id,
+    levelPath,
+    child,
+    output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      assert.equal(child.exitCode, 0, `worker ${id} stopped cleanly:\n${output.join('')}`);
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function pool<T>(concurrency: number, tasks: Array<() => Promise<T>>): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await tasks[i]!();
+      }
+    }),
+  );
+  return results;
+}
+
+const COUNTER_BLUEPRINT = { columns: { n: { type: 'integer' }, label: { type: 'string' } } };
+
+async function snapshot(d: TestDstore, project: string, blueprint: string, definition: unknown): Promise<void> {
+  assert.equal((await d.request('PUT', `/${project}/${blueprint}/_blueprint`, definition)).status, 200);
+  const v = await d.request('POST', `/${project}/_version`);
+  assert.ok(v.status >= 200 && v.status < 300, `snapshot: ${v.text}`);
+}
+
+before(async () => {
+  // no skip: without RabbitMQ this suite fails here, and every test with it
+  admin = await amqp.connect(URL_);
+  admin.on('error', () => {});
+});
+
+after(async () => {
+  delete process.env['QUEUE_PREFIX'];
+  delete process.env['WORKER_ID'];
+  if (admin) {
+    await deleteTopology(RUN);
+    await admin.close().catch(() => {});
+  }
+});
+
+describe('RabbitMQ write queue', () => {
+  test('round trip: PUT answers 200 once LevelDB has it, async 202 lands shortly after, DELETE 204 removes it', async () => {
+    const prefix = nextPrefix();
+    const d = await dstoreWith(prefix, 'roundtrip', {});
+    try {
+      await snapshot(d, 'myblog', 'article', ARTICLE_BLUEPRINT);
+      const level = levelOf(d);
+      const key = levelKey('myblog', 1, 'article', ARTICLE_ID);
+      const valueOf = async () => new Map(await level.entries()).get(key);
+
+      const put = await d.request('PUT', `/myblog/article/${ARTICLE_ID}`, ARTICLE);
+      assert.equal(put.status, 200, put.text);
+      assert.equal(put.body.state, 'applied');
+      assert.deepEqual(JSON.parse((await valueOf())!), ARTICLE);
+
+      const changed = { ...ARTICLE, title_en: 'Changed asynchronously' };
+      const accepted = await d.request('PUT', `/myblog/article/${ARTICLE_ID}?async=true`, changed);
+      assert.equal(accepted.status, 202, accepted.text);
+      assert.deepEqual(accepted.body.pending, ['level']);
+      await waitFor('the async write in LevelDB', async () => JSON.parse((await valueOf()) ?? '{}').title_en === 'Changed asynchronously', 10_000, 50);
+
+      const del = await d.request('DELETE', `/myblog/article/${ARTICLE_ID}`);
+      assert.equal(del.status, 204, del.text);
+      assert.equal(await valueOf(), undefined);
+
+      // the writes went through the broker: this worker's durable LevelDB queue exists and is empty
+      const ch = await admin.createChannel();
+      assert.equal((await ch.checkQueue(`${prefix}.level.roundtrip`)).messageCount, 0);
+      await ch.close();
+      const health = await d.request('GET', '/_health');
+      assert.equal(health.status, 200, health.text);
+      assert.equal(health.body.queue.kind, 'rabbitmq');
+      assert.equal(health.body.queue.status, 'up');
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('ordering: 2,000 concurrent updates and deletes, 3 worker processes, every LevelDB copy ends at the last accepted write of each item', async () => {
+    const prefix = nextPrefix();
+    const dir = await mkdtemp(join(tmpdir(), 'dstore-rabbit-order-'));
+    const workers = await Promise.all([1, 2, 3].map((n) => spawnWorker(prefix, `order-${n}`, join(dir, `w${n}`))));
+    const api = await dstoreWith(prefix, 'order-api', { ROLE: 'api' });
+    try {
+      await snapshot(api, 'ordering', 'counter', COUNTER_BLUEPRINT);
+      const ids = Array.from({ length: 50 }, () => randomUUID());
+      const last = new Map<string, { n: number } | 'deleted'>();
+      // writes of one item follow each other, the 50 items run side by side
+      await Promise.all(
+        ids.map(async (id, k) => {
+          for (let n = 0; n < 40; n++) {
+            if (n > 0 && (n * 7 + k) % 9 === 0) {
+              const res = await api.request('DELETE', `/ordering/counter/${id}`);
+              assert.equal(res.status, 204, res.text);
+              last.set(id, 'deleted');
+            } else {
+              const res = await api.request('PUT', `/ordering/counter/${id}`, { id, project_version: 1, n, label: `item ${k} write ${n}` });
+              assert.ok(res.status === 200 || res.status === 202, res.text);
+              last.set(id, { n });
+            }
+          }
+        }),
+      );
+      await drained(prefix);
+      await Promise.all(workers.map((w) => w.stop()));
+      for (const w of workers) {
+        const copy = await readCopy(w.levelPath, 'ordering');
+        for (const id of ids) {
+          const value = copy.get(levelKey('ordering', 1, 'counter', id));
+          const expected = last.get(id)!;
+          if (expected === 'deleted') assert.equal(value, undefined, `${w.id}: ${id} was deleted last`);
+          else assert.equal(value && JSON.parse(value).n, expected.n, `${w.id}: ${id} ends at write ${expected.n}`);
+        }
+        assert.equal(copy.size, [...last.values()].filter((v) => v !== 'deleted').length, `${w.id} holds no other item`);
+      }
+    } finally {
+      await api.stop();
+      await Promise.all(workers.map((w) => w.kill().catch(() => {})));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('partitions: one worker applies a partition at a time, in order, and hands it over when it stops', async () => {
+    // a shared engine (PostgreSQL, Elasticsearch) goes through the partition queues; this
+    // stand-in records the order in which writes reach it and keeps no stamps of its own
+    const prefix = nextPrefix();
+    let clock = 0;
+    const applied: Array<{ worker: string; id: string; stamp: number; at: number }> = [];
+    const recorder = (worker: string): Store => ({
+      name: 'postgresql',
+      open: async () => {},
+      health: async (): Promise<EngineHealth> => ({ status: 'up' }),
+      migrate: async (_s: Snapshot) => {},
+      abandon: async () => {},
+      dropProject: async () => {},
+      close: async () => {},
+      apply: async (writes: readonly Write[]) => {
+        await new Promise((r) => setTimeout(r, 2));
+        for (const w of writes) applied.push({ worker, id: w.id, stamp: w.stamp, at: ++clock });
+      },
+    });
+    const worker = (id: string) => new RabbitQueue({ url: URL_, stores: [recorder(id)], runWorkers: true, runApi: false, log: quiet, prefix, workerId: id, partitions: 8 });
+    const a = worker('part-a');
+    const b = worker('part-b');
+    const api = new RabbitQueue({ url: URL_, stores: [recorder('api')], runWorkers: false, runApi: true, log: quiet, prefix, workerId: 'part-api', partitions: 8 });
+    await Promise.all([a.start(), b.start(), api.start()]);
+    const definition = normalizeBlueprint('counter', COUNTER_BLUEPRINT);
+    const put = (id: string, n: number): ItemPut => ({ op: 'put', project: 'parts', version: 1, blueprint: 'counter', definition, id, stamp: nextStamp(), item: { id, project_version: 1, n } as ItemPut['item'] });
+    const ids = Array.from({ length: 40 }, () => randomUUID());
+    const lastStamp = new Map<string, number>();
+    let stoppedA: Promise<void> | null = null;
+    try {
+      await new Promise((r) => setTimeout(r, 1600)); // both have subscribed to every partition
+      let done = 0;
+      await Promise.all(
+        ids.map(async (id) => {
+          for (let n = 0; n < 30; n++) {
+            const write = put(id, n);
+            // a bulk submit of its own every fifth write: several items, several partitions
+            const batch = n % 5 === 0 ? [write, put(randomUUID(), 0)] : [write];
+            const result = await api.submit(batch, { async: n % 2 === 0, timeoutMs: 10_000 });
+            assert.ok(result.state === 'applied' || result.state === 'accepted');
+            lastStamp.set(id, write.stamp);
+            if (++done === 400) stoppedA = a.close(); // worker a leaves mid-stream
+          }
+        }),
+      );
+      await stoppedA;
+      await drained(prefix);
+      const byItem = new Map<string, typeof applied>();
+      for (const e of applied) {
+        if (!lastStamp.has(e.id)) continue;
+        let list = byItem.get(e.id);
+        if (!list) byItem.set(e.id, (list = []));
+        list.push(e);
+      }
+      const workersSeen = new Set(applied.map((e) => e.worker));
+      assert.deepEqual([...workersSeen].sort(), ['part-a', 'part-b'], 'both workers applied partitions');
+      for (const [id, list] of byItem) {
+        const backwards = list.findIndex((e, i) => i > 0 && e.stamp < list[i - 1]!.stamp);
+        const trace = list.map((e) => `${e.worker}@${e.at}:+${e.stamp - list[0]!.stamp}`).join(' ');
+        assert.equal(backwards, -1, `${id}: writes reached the engine in order (worker@sequence:stamp) ${trace}`);
+        assert.equal(list.at(-1)!.stamp, lastStamp.get(id), `${id}: the last write reached the engine last`);
+      }
+      assert.equal(byItem.size, ids.length);
+      const handedOver = [...byItem.values()].filter((list) => list[0]!.worker === 'part-a' && list.at(-1)!.worker === 'part-b');
+      assert.ok(handedOver.length > 0, 'the partitions of worker a moved to worker b, mid-item');
+    } finally {
+      await Promise.all([a.close(), b.close(), api.close()]);
+    }
+  });
+
+  test('crash: kill -9 of one of 3 workers during 10,000 writes loses nothing; the restarted copy catches up', async () => {
+    const prefix = nextPrefix();
+    const dir = await mkdtemp(join(tmpdir(), 'dstore-rabbit-crash-'));
+    const path = (n: number) => join(dir, `w${n}`);
+    const workers = await Promise.all([1, 2, 3].map((n) => spawnWorker(prefix, `crash-${n}`, path(n))));
+    const api = await dstoreWith(prefix, 'crash-api', { ROLE: 'api' });
+    try {
+      await snapshot(api, 'crash', 'counter', COUNTER_BLUEPRINT);
+      const items = Array.from({ length: 10_000 }, (_, n) => ({ id: randomUUID(), project_version: 1, n, label: `crash ${n}` }));
+      const chunks = Array.from({ length: 200 }, (_, c) => items.slice(c * 50, c * 50 + 50));
+      let sent = 0;
+      let killed: Promise<void> | null = null;
+      const confirmed: typeof items = [];
+      await pool(
+        8,
+        chunks.map((chunk, c) => async () => {
+          const res = await api.request('PUT', `/crash/counter${c % 2 ? '?async=true' : ''}`, chunk);
+          assert.ok(res.status === 200 || res.status === 202, res.text);
+          confirmed.push(...chunk);
+          if (++sent === 60) killed = workers[1]!.kill();
+        }),
+      );
+      await killed;
+      assert.equal(confirmed.length, items.length);
+      workers[1] = await spawnWorker(prefix, 'crash-2', path(2));
+      await drained(prefix);
+      await Promise.all(workers.map((w) => w.stop()));
+      for (const w of workers) {
+        const copy = await readCopy(w.levelPath, 'crash');
+        assert.equal(copy.size, items.length, `${w.id} holds every confirmed item, once`);
+        for (const item of items) assert.deepEqual(JSON.parse(copy.get(levelKey('crash', 1, 'counter', item.id)) ?? 'null'), item, `${w.id}: ${item.id}`);
+      }
+    } finally {
+      await api.stop();
+      await Promise.all(workers.map((w) => w.kill().catch(() => {})));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('poison: a refused write lands in GET /_deadletter with its reason, and replays once the cause is fixed', async () => {
+    const prefix = nextPrefix();
+    const dir = await mkdtemp(join(tmpdir(), 'dstore-rabbit-poison-'));
+    // the real LevelDB, behind a rule that refuses titles it cannot take (as an engine refuses a value that breaks its mapping)
+    const level = new LevelStore(join(dir, 'level'));
+    let refusing = true;
+    const strict: Store = {
+      name: 'level',
+      open: () => level.open(),
+      health: () => level.health(),
+      migrate: (s) => level.migrate(s),
+      abandon: (p, v) => level.abandon(p, v),
+      dropProject: (p, v) => level.dropProject(p, v),
+      close: () => level.close(),
+      apply: async (writes) => {
+        const reasons = new Map<number, string>();
+        writes.forEach((w, i) => {
+          if (refusing && w.op === 'put' && w.item['title_en'] === 'poison') reasons.set(i, 'title_en "poison" is refused by this engine');
+        });
+        if (reasons.size) throw new WriteRejectedError('level', reasons);
+        return level.apply(writes);
+      },
+    };
+    await strict.open();
+    const worker = new RabbitQueue({ url: URL_, stores: [strict], runWorkers: true, runApi: false, log: quiet, prefix, workerId: 'poison' });
+    await worker.start();
+    const api = await dstoreWith(prefix, 'poison-api', { ROLE: 'api' });
+    try {
+      await snapshot(api, 'myblog', 'article', ARTICLE_BLUEPRINT);
+      const has = async (id: string) => new Map(await level.entries()).has(levelKey('myblog', 1, 'article', id));
+      const good = await api.request('PUT', `/myblog/article/${ARTICLE_ID}`, ARTICLE);
+      assert.equal(good.status, 200, good.text);
+
+      const poisonIds = [randomUUID(), randomUUID()];
+      for (const id of poisonIds) {
+        const res = await api.request('PUT', `/myblog/article/${id}`, { ...ARTICLE, id, title_en: 'poison' });
+        assert.equal(res.status, 202, res.text);
+        assert.deepEqual(res.body.pending, ['level'], 'the answer names the engine that refused it');
+        assert.equal(await has(id), false);
+      }
+      const letters = await api.request('GET', '/_deadletter');
+      assert.equal(letters.status, 200);
+      assert.equal(letters.body.count, 2);
+      const [first, second] = letters.body.letters as Array<{ id: string; engine: string; reason: string; item_id: string; op: string; item: { title_en: string } }>;
+      assert.deepEqual(new Set([first!.item_id, second!.item_id]), new Set(poisonIds));
+      assert.equal(first!.engine, 'level');
+      assert.match(first!.reason, /poison/);
+      assert.equal(first!.op, 'put');
+      assert.equal(first!.item.title_en, 'poison');
+      // listing hands every letter back
+      assert.equal((await api.request('GET', '/_deadletter')).body.count, 2);
+
+      refusing = false; // the cause is fixed
+      const one = await api.request('POST', '/_deadletter/_replay', [first!.id]);
+      assert.equal(one.status, 202, one.text);
+      assert.equal(one.body.replayed, 1);
+      await waitFor('the replayed write in LevelDB', () => has(first!.item_id), 10_000, 50);
+      assert.equal(await has(second!.item_id), false);
+      const left = await api.request('GET', '/_deadletter');
+      assert.deepEqual(left.body.letters.map((l: { id: string }) => l.id), [second!.id]);
+
+      const rest = await api.request('POST', '/_deadletter/_replay');
+      assert.equal(rest.body.replayed, 1);
+      await waitFor('the second replayed write in LevelDB', () => has(second!.item_id), 10_000, 50);
+      assert.equal((await api.request('GET', '/_deadletter')).body.count, 0);
+    } finally {
+      await api.stop();
+      await worker.close();
+      await strict.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('connection dropped by the broker during writes: dstore reconnects, no confirmed write is lost', async (t) => {
+    const prefix = nextPrefix();
+    const d = await dstoreWith(prefix, 'drop', {});
+    try {
+      await snapshot(d, 'drops', 'counter', COUNTER_BLUEPRINT);
+      const confirmed: string[] = [];
+      let refused = 0;
+      let droppedAt = 0;
+      let confirmedAfterDrop = 0;
+      let writing = true;
+      const writers = Array.from({ length: 20 }, async () => {
+        while (writing) {
+          const id = randomUUID();
+          const startedAt = Date.now();
+          const res = await d.request('PUT', `/drops/counter/${id}${confirmed.length % 2 ? '?async=true' : ''}`, { id, project_version: 1, n: 1 });
+          if (res.status === 200 || res.status === 202) {
+            confirmed.push(id);
+            if (droppedAt && startedAt > droppedAt) confirmedAfterDrop++;
+          } else {
+            assert.equal(res.status, 503, res.text);
+            assert.equal(res.body.code, 'DSTORE_QUEUE_UNAVAILABLE');
+            refused++;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      });
+      await waitFor('some writes before the drop', () => confirmed.length >= 200, 20_000, 20);
+      const { stdout } = await run('rabbitmqctl', ['list_connections', 'pid', 'client_properties', '-q', '-s']);
+      const pids = stdout.split('\n').filter((l) => l.includes(` ${prefix} `)).map((l) => l.split('\t')[0]!);
+      assert.equal(pids.length, 2, `the API's and the worker's connection, named after ${prefix}`);
+      for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'dstore test: dropped by the broker']);
+      droppedAt = Date.now();
+      await waitFor('writes confirmed again after the drop', () => confirmedAfterDrop >= 300, 30_000, 20);
+      writing = false;
+      await Promise.all(writers);
+      t.diagnostic(`${confirmed.length} writes confirmed, ${refused} answered 503 while reconnecting`);
+
+      const health = await d.request('GET', '/_health');
+      assert.equal(health.body.queue.status, 'up', health.text);
+      await drained(prefix);
+      const level = levelOf(d);
+      await waitFor('every confirmed write in LevelDB', async () => {
+        const keys = new Map(await level.entries(projectRange('drops')));
+        return confirmed.every((id) => keys.has(levelKey('drops', 1, 'counter', id)));
+      }, 10_000, 100);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('RabbitMQ unreachable: start-up goes on, health says the queue is down, a PUT answers 503 and stores nothing', async () => {
+    const prefix = nextPrefix();
+    const started = Date.now();
+    const d = await dstoreWith(prefix, 'unreachable', { QUEUE_CONNECTIONSTRING: 'amqp://guest:guest@127.0.0.1:5999' });
+    let stopped = false;
+    try {
+      assert.ok(Date.now() - started < 5000, 'start-up does not wait for RabbitMQ');
+      await snapshot(d, 'myblog', 'article', ARTICLE_BLUEPRINT);
+      const t0 = Date.now();
+      const put = await d.request('PUT', `/myblog/article/${ARTICLE_ID}`, ARTICLE);
+      assert.ok(Date.now() - t0 < 1000, 'the 503 comes at once');
+      assert.equal(put.status, 503, put.text);
+      assert.equal(put.body.code, 'DSTORE_QUEUE_UNAVAILABLE');
+      assert.match(put.body.message, /127\.0\.0\.1:5999/);
+      assert.match(put.body.message, /nothing was stored/);
+      const health = await d.request('GET', '/_health');
+      assert.equal(health.status, 503);
+      assert.equal(health.body.queue.status, 'down');
+      assert.match(health.body.queue.reason, /5999/);
+      assert.equal(health.body.engines.level.status, 'up');
+      assert.equal((await levelOf(d).entries(projectRange('myblog'))).length, 0);
+      const t1 = Date.now();
+      await d.stop();
+      stopped = true;
+      assert.ok(Date.now() - t1 < 3000, 'stopping does not wait for the reconnect loop');
+    } finally {
+      if (!stopped) await d.stop();
+    }
+  });
+});
