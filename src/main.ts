@@ -83,9 +83,20 @@ export async function start(config: Config): Promise<Running> {
     app,
     stop: () =>
       (stopping ??= (async () => {
-        if (app) await app.close();
+        // the HTTP server stops taking requests while the queue finishes or journals the writes in flight,
+        // which also answers the requests still waiting for them
+        const appClosed = app?.close();
         await queue.close();
-        for (const store of stores) await store.close().catch((e: Error) => log(`closing ${store.name}: ${e.message}`));
+        if (app && appClosed) {
+          // connections kept alive after their answer would hold close() until their keep-alive timeout
+          const sweep = setInterval(() => app!.server.closeIdleConnections(), 50);
+          const late = setTimeout(() => app!.server.closeAllConnections(), 2000);
+          await appClosed;
+          clearInterval(sweep);
+          clearTimeout(late);
+        }
+        const closing = Promise.all(stores.map((store) => store.close().catch((e: Error) => log(`closing ${store.name}: ${e.message}`))));
+        await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
       })()),
   };
 }

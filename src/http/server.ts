@@ -43,7 +43,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.setErrorHandler((err, req, reply) => {
     const api = toApiError(err, deps.bodyLimit);
-    if (api.statusCode >= 500) deps.log?.(`${req.method} ${req.url} failed: ${(err as Error).stack ?? String(err)}`);
+    if (api.code === 'DSTORE_INTERNAL') deps.log?.(`${req.method} ${req.url} failed: ${(err as Error).stack ?? String(err)}`);
     void reply.status(api.statusCode).send(api.toBody());
   });
   app.setNotFoundHandler((req, reply) => {

@@ -81,6 +81,9 @@ export class InProcessQueue implements WriteQueue {
   private readonly letters: DeadLetterFile;
   stopped = false;
   private readonly live = new Set<Ticket>();
+  /** Resolves once close() has journaled what is unapplied: clients still waiting are answered 202 then. */
+  private handedBack!: () => void;
+  private readonly closed = new Promise<'closed'>((resolve) => (this.handedBack = () => resolve('closed')));
   /** Writes an engine refused, so the client waiting for them is told instead of "applied". */
   private readonly refusals = new WeakMap<Write, Array<{ store: StoreName; reason: string }>>();
 
@@ -156,8 +159,9 @@ export class InProcessQueue implements WriteQueue {
     const ticket = this.enqueue(writes);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
-    const outcome = await Promise.race([ticket.applied.then(() => 'applied' as const), timedOut]);
+    const outcome = await Promise.race([ticket.applied.then(() => 'applied' as const), timedOut, this.closed]);
     clearTimeout(timer);
+    if (outcome === 'closed') return { state: 'accepted', pending: [...ticket.pending] }; // journaled by close()
     if (outcome === 'applied') {
       const refused = ticket.writes.flatMap((w) => (this.refusals.get(w) ?? []).map((r) => ({ ...r, id: w.id })));
       return refused.length ? { state: 'refused', refused } : { state: 'applied' };
@@ -198,8 +202,10 @@ export class InProcessQueue implements WriteQueue {
     const unjournaled = [...this.live].filter((t) => t.journalSeq === undefined && t.pending.size > 0);
     if (unjournaled.length) {
       this.log(`queue: handing ${unjournaled.length} unfinished batch(es) to the next start`);
-      await this.journal.append(unjournaled.flatMap((t) => t.writes));
+      const seq = await this.journal.append(unjournaled.flatMap((t) => t.writes));
+      for (const t of unjournaled) t.journalSeq = seq;
     }
+    this.handedBack();
     await this.journal.close();
   }
 }

@@ -82,3 +82,47 @@ test('PostgreSQL away: health says so, writes answer 202 naming it, and everythi
   assert.equal((await d.request('GET', '/_health')).status, 200);
   assert.deepEqual((await d.request('GET', '/_deadletter')).body.count, 0);
 });
+
+test('SIGTERM while PostgreSQL is away: waiting writes are answered 202, the process exits within 10 s, and the next start applies them', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startServerProcess } = await import('../support/server-process.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'dstore-sigterm-'));
+  const env = { STORES: 'postgresql,level', POSTGRESQL_HOST: '127.0.0.1', POSTGRESQL_PORT: String(proxy.port), POSTGRESQL_USER: user, POSTGRESQL_DATABASE: database, LEVEL_PATH: join(dir, 'level'), PROJECT_FILE_PATH: join(dir, 'blueprint'), QUEUE_PATH: join(dir, 'queue'), WRITE_TIMEOUT_MS: '60000', QUEUE_CONNECTIONSTRING: '', ELASTICSEARCH_HOST: '' };
+  const name = `sigterm_${process.pid}`;
+  const send = (url: string, method: string, path: string, body?: unknown) => fetch(url + path, { method, body: body === undefined ? undefined : JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: await r.json().catch(() => undefined) }));
+  try {
+    const first = await startServerProcess(env);
+    await send(first.url, 'PUT', `/${name}/article/_blueprint`, ARTICLE_BLUEPRINT);
+    assert.equal((await send(first.url, 'POST', `/${name}/_version`)).status, 201);
+    proxy.cut();
+    const waiting = Array.from({ length: 10 }, (_, i) => send(first.url, 'PUT', `/${name}/article/${id(100 + i)}`, { ...ARTICLE, id: id(100 + i) }));
+    await new Promise((r) => setTimeout(r, 500));
+    const exit = await first.stop('SIGTERM');
+    assert.equal(exit.code, 0, first.output());
+    assert.ok(exit.ms < 10_000, `exit took ${exit.ms} ms`);
+    for (const answer of await Promise.all(waiting)) {
+      assert.equal(answer.status, 202);
+      assert.deepEqual(answer.json.pending, ['postgresql']);
+    }
+    proxy.restore();
+    const second = await startServerProcess(env);
+    try {
+      const deadline = Date.now() + 20_000;
+      let count = 0;
+      while (Date.now() < deadline) {
+        count = Number((await sql.query(`SELECT count(*) FROM "${name}_v1"."articles"`)).rows[0].count);
+        if (count === 10) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.equal(count, 10);
+      await send(second.url, 'DELETE', `/${name}`);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    proxy.restore();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

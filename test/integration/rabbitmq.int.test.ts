@@ -407,8 +407,9 @@ describe('RabbitMQ write queue', () => {
       const poisonIds = [randomUUID(), randomUUID()];
       for (const id of poisonIds) {
         const res = await api.request('PUT', `/myblog/article/${id}`, { ...ARTICLE, id, title_en: 'poison' });
-        assert.equal(res.status, 202, res.text);
-        assert.deepEqual(res.body.pending, ['level'], 'the answer names the engine that refused it');
+        assert.equal(res.status, 502, res.text);
+        assert.equal(res.body.code, 'DSTORE_WRITE_REFUSED');
+        assert.deepEqual(Object.keys(res.body.errors), [`${id}.level`], 'the answer names the item and the engine that refused it');
         assert.equal(await has(id), false);
       }
       const letters = await api.request('GET', '/_deadletter');

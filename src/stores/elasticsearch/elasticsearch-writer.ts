@@ -7,10 +7,6 @@ import { deleteAction, indexAction, serializeDocument } from './elasticsearch-se
 export interface WriterOptions {
   /** `wait_for`: each batch answers once its writes are visible to search (slower); default: realtime GET only. */
   refresh?: 'wait_for';
-  /** Most operations in one `_bulk` request (default 1000). */
-  bulkOps?: number;
-  /** Most `_bulk` requests of one batch in flight at once (default 4). */
-  bulkConcurrency?: number;
 }
 
 /** One line pair of the bulk request and the write it belongs to. */
@@ -26,6 +22,9 @@ interface BulkItemResult {
   error?: unknown;
 }
 
+/** Largest `_bulk` body sent at once, in characters (a fifth of the engines' default 100 MB limit). */
+const MAX_BULK_CHARS = 20 * 1024 * 1024;
+
 interface BulkAnswer {
   errors: boolean;
   items?: Array<Record<string, BulkItemResult>>;
@@ -37,16 +36,10 @@ interface BulkAnswer {
  * a late older write answers 409 and is skipped, a delete leaves a tombstone.
  */
 export class ElasticsearchWriter {
-  private readonly bulkOps: number;
-  private readonly bulkConcurrency: number;
-
   constructor(
     private readonly es: ElasticsearchConnection,
     private readonly options: WriterOptions = {},
-  ) {
-    this.bulkOps = Math.max(1, Number(process.env['DSTORE_ES_BULK_OPS'] ?? options.bulkOps ?? 1000));
-    this.bulkConcurrency = Math.max(1, Number(process.env['DSTORE_ES_BULK_CONCURRENCY'] ?? options.bulkConcurrency ?? 4));
-  }
+  ) {}
 
   async apply(writes: readonly Write[]): Promise<void> {
     const rejected = new Map<number, string>();
@@ -78,14 +71,8 @@ export class ElasticsearchWriter {
     }
 
     let unavailable: string | null = null;
-    const outcomes = await inParallel(chunk(sent, this.bulkOps), this.bulkConcurrency, (part) => this.bulk(part));
-    for (const outcome of outcomes) {
-      if (outcome.status === 'rejected') {
-        if (outcome.reason instanceof EngineUnavailableError) unavailable ??= outcome.reason.message;
-        else throw outcome.reason;
-        continue;
-      }
-      for (const { op, result } of outcome.value) {
+    for (const part of bySize(sent)) {
+      for (const { op, result } of await this.bulk(part)) {
         const verdict = classify(op, result);
         if (verdict === 'retry') unavailable ??= `${op.op} in ${op.index}: ${result.status} ${engineReason(result.error)}`;
         else if (verdict === 'refused' && !rejected.has(op.write)) rejected.set(op.write, `${op.op} in ${op.index}: ${engineReason(result.error)}`);
@@ -136,26 +123,23 @@ function classify(op: BulkOp, result: BulkItemResult): 'done' | 'retry' | 'refus
   return 'refused';
 }
 
-function chunk<T>(list: readonly T[], size: number): T[][] {
-  const parts: T[][] = [];
-  for (let i = 0; i < list.length; i += size) parts.push(list.slice(i, i + size));
-  return parts;
-}
-
-/** Runs `work` on every part, at most `limit` at a time; settles like Promise.allSettled. */
-async function inParallel<T, R>(parts: readonly T[], limit: number, work: (part: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
-  const results: PromiseSettledResult<R>[] = new Array(parts.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < parts.length) {
-      const i = next++;
-      try {
-        results[i] = { status: 'fulfilled', value: await work(parts[i]!) };
-      } catch (reason) {
-        results[i] = { status: 'rejected', reason };
-      }
+/**
+ * One `_bulk` per batch, unless the batch is bigger than MAX_BULK_CHARS (engines
+ * refuse bodies over `http.max_content_length`, 100 MB by default): then a few, one after the other.
+ */
+function bySize(ops: readonly BulkOp[]): BulkOp[][] {
+  const parts: BulkOp[][] = [];
+  let part: BulkOp[] = [];
+  let size = 0;
+  for (const op of ops) {
+    if (part.length && size + op.lines.length > MAX_BULK_CHARS) {
+      parts.push(part);
+      part = [];
+      size = 0;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, parts.length) }, lane));
-  return results;
+    part.push(op);
+    size += op.lines.length;
+  }
+  if (part.length) parts.push(part);
+  return parts;
 }

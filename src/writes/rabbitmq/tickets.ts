@@ -9,6 +9,8 @@ import { writeKey, type Reply } from './message-codec.ts';
 export class Ticket {
   readonly waiting: Map<string, Set<StoreName>>;
   readonly parked = new Set<StoreName>();
+  /** Writes of this submit an engine refused (dead-lettered), by engine. */
+  readonly refused: Array<{ store: StoreName; id: string; reason: string }> = [];
   private settle!: (result: SubmitResult) => void;
   readonly result = new Promise<SubmitResult>((resolve) => (this.settle = resolve));
   private settled = false;
@@ -27,6 +29,16 @@ export class Ticket {
     return keys.some((k) => this.keys!.has(k));
   }
 
+  /** Records the writes of this submit that a store dead-lettered. */
+  refuse(store: StoreName, keys: readonly string[]): void {
+    this.keys ??= new Set(this.writes.map(writeKey));
+    for (const key of keys) {
+      if (!this.keys.has(key)) continue;
+      this.parked.add(store);
+      this.refused.push({ store, id: key.slice(key.lastIndexOf('/') + 1, key.lastIndexOf('@')), reason: 'refused by the engine; the reason is in GET /_deadletter' });
+    }
+  }
+
   /** The engines still owing an answer, plus those that dead-lettered a write of this submit. */
   pending(): StoreName[] {
     const names = new Set<StoreName>(this.parked);
@@ -38,7 +50,8 @@ export class Ticket {
     if (this.settled) return;
     this.settled = true;
     const pending = this.pending();
-    this.settle(outcome === 'complete' && pending.length === 0 ? { state: 'applied' } : { state: 'accepted', pending });
+    if (outcome === 'complete' && this.refused.length) this.settle({ state: 'refused', refused: this.refused });
+    else this.settle(outcome === 'complete' && pending.length === 0 ? { state: 'applied' } : { state: 'accepted', pending });
   }
 }
 
@@ -78,7 +91,7 @@ export class Tickets {
       for (const ticket of tickets) {
         const stores = ticket.waiting.get(id);
         if (!stores?.delete(reply.store)) continue;
-        if (reply.parked.length && ticket.holdsAny(reply.parked)) ticket.parked.add(reply.store);
+        if (reply.parked.length) ticket.refuse(reply.store, reply.parked);
         if (stores.size) continue;
         ticket.waiting.delete(id);
         tickets.delete(ticket);
