@@ -24,10 +24,14 @@ async function timedHealth(store: Store): Promise<EngineHealth> {
   }
 }
 
-export function engineControl(stores: readonly Store[]): EngineControl {
+export function engineControl(stores: readonly Store[], queue: WriteQueue): EngineControl {
+  const shared = stores.filter((s) => !queue.perWorker.includes(s.name));
   return {
     migrate: (snapshot) => migrateAll(stores, snapshot, log),
-    drop: (project, versions) => dropAll(stores, project, versions),
+    drop: async (project, versions) => {
+      await dropAll(shared, project, versions);
+      await queue.dropCopies(project, versions);
+    },
     health: async () => Object.fromEntries(await Promise.all(stores.map(async (s) => [s.name, await timedHealth(s)] as const))),
   };
 }
@@ -48,7 +52,10 @@ export interface Running {
 
 /** Starts dstore as configured: the API, the workers, or both. */
 export async function start(config: Config): Promise<Running> {
-  const stores = await createStores(config);
+  const all = await createStores(config);
+  const queue = await createQueue(config, all, config.role !== 'api');
+  // an API-only process keeps no copy of the per-worker engines (LevelDB): its workers do
+  const stores = config.role === 'api' ? all.filter((s) => !queue.perWorker.includes(s.name)) : all;
   for (const store of stores) {
     try {
       await store.open();
@@ -57,7 +64,6 @@ export async function start(config: Config): Promise<Running> {
       throw new ConfigError(`cannot open ${store.name} (${setting}): ${(err as Error).message}`);
     }
   }
-  const queue = await createQueue(config, stores, config.role !== 'api');
   await queue.start();
 
   let app: FastifyInstance | null = null;
@@ -68,7 +74,7 @@ export async function start(config: Config): Promise<Running> {
     } catch (err) {
       throw new ConfigError(`cannot read the catalog at PROJECT_FILE_PATH=${config.projectFilePath}: ${(err as Error).message}`);
     }
-    app = buildApi({ catalog, queue, engines: engineControl(stores), bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log });
+    app = buildApi({ catalog, queue, engines: engineControl(stores, queue), bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log });
     try {
       await app.listen({ port: config.port, host: config.host });
     } catch (err) {

@@ -76,6 +76,8 @@ class StoreLane {
 
 export class InProcessQueue implements WriteQueue {
   readonly kind = 'in-process';
+  /** The API process is the only worker: every engine is dropped directly by the API. */
+  readonly perWorker: readonly StoreName[] = [];
   private readonly lanes: Map<StoreName, StoreLane>;
   private readonly journal: Journal;
   private readonly letters: DeadLetterFile;
@@ -177,6 +179,8 @@ export class InProcessQueue implements WriteQueue {
     for (const lane of this.lanes.values()) pending = Math.max(pending, lane.size);
     return this.stopped ? { status: 'down', reason: 'shutting down', pending } : { status: 'up', pending };
   }
+
+  async dropCopies(): Promise<void> {}
 
   async deadLetters(): Promise<DeadLetter[]> {
     return this.letters.list();

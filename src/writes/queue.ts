@@ -43,6 +43,14 @@ export interface WriteQueue {
   deadLetters(): Promise<DeadLetter[]>;
   /** Puts dead letters back on the queue: all, or those named; returns how many. */
   replay(ids?: readonly string[]): Promise<number>;
+  /**
+   * Removes a project from the engines this queue keeps one copy of per worker
+   * (LevelDB, SPEC §5), after the writes queued before it. Engines shared by all
+   * workers are dropped by the API directly.
+   */
+  dropCopies(project: string, versions: readonly number[]): Promise<void>;
+  /** Engines that live in the workers (one copy each) rather than behind the API. */
+  readonly perWorker: readonly StoreName[];
   /** Stops taking writes, finishes or hands back those in flight. */
   close(): Promise<void>;
 }

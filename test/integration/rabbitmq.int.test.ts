@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -522,6 +523,39 @@ describe('RabbitMQ write queue', () => {
       assert.ok(Date.now() - t1 < 3000, 'stopping does not wait for the reconnect loop');
     } finally {
       if (!stopped) await d.stop();
+    }
+  });
+
+  test('DELETE /{project} reaches every LevelDB copy, after the writes queued before it; the API keeps no copy of its own', async () => {
+    const prefix = nextPrefix();
+    const dir = await mkdtemp(join(tmpdir(), 'dstore-drop-'));
+    const workers = [await spawnWorker(prefix, 'drop-a', join(dir, 'a')), await spawnWorker(prefix, 'drop-b', join(dir, 'b'))];
+    const api = await dstoreWith(prefix, 'drop-api', { ROLE: 'api', LEVEL_PATH: join(dir, 'api-level') });
+    try {
+      const health = await api.request('GET', '/_health');
+      assert.equal(health.body.engines.level, undefined, 'an API-only process reports no LevelDB of its own');
+      await snapshot(api, 'doomed', 'article', ARTICLE_BLUEPRINT);
+      await snapshot(api, 'kept', 'article', ARTICLE_BLUEPRINT);
+      const ids = Array.from({ length: 50 }, () => randomUUID());
+      for (const project of ['doomed', 'kept']) {
+        const res = await api.request('PUT', `/${project}/article`, ids.map((id) => ({ ...ARTICLE, id })));
+        assert.equal(res.status, 200, res.text);
+      }
+      // more writes still in flight when the drop is published: they land before it, so nothing survives it
+      const late = api.request('PUT', '/doomed/article?async=true', ids.map((id) => ({ ...ARTICLE, id, title_en: 'late' })));
+      assert.equal((await late).status, 202);
+      assert.equal((await api.request('DELETE', '/doomed')).status, 204);
+      await drained(prefix);
+      for (const w of workers) await w.stop();
+      for (const w of workers) {
+        assert.equal((await readCopy(w.levelPath, 'doomed')).size, 0, `copy ${w.id} still holds the dropped project`);
+        assert.equal((await readCopy(w.levelPath, 'kept')).size, 50, `copy ${w.id} lost the other project`);
+      }
+      assert.equal(existsSync(join(dir, 'api-level')), false, 'the API process never opened a LevelDB');
+    } finally {
+      await api.stop();
+      for (const w of workers) await w.kill();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

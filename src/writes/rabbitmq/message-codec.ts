@@ -109,3 +109,26 @@ export function decodeLetter(content: Buffer): StoredLetter {
   if (!letter || typeof letter.id !== 'string' || !letter.write || typeof letter.queue !== 'string') throw new UndecodableMessageError('not a dstore dead letter');
   return letter;
 }
+
+/** AMQP `type` of the message that drops a project from every LevelDB copy, in order with its writes. */
+export const DROP_PROJECT_TYPE = 'dstore.drop-project';
+
+export interface ProjectDrop {
+  project: string;
+  versions: number[];
+}
+
+export function encodeDrop(drop: ProjectDrop): Buffer {
+  return Buffer.from(JSON.stringify(drop));
+}
+
+export function decodeDrop(content: Buffer): ProjectDrop {
+  let drop: ProjectDrop;
+  try {
+    drop = JSON.parse(content.toString('utf8')) as ProjectDrop;
+  } catch (err) {
+    throw new UndecodableMessageError(`not JSON: ${(err as Error).message}`);
+  }
+  if (typeof drop?.project !== 'string' || !Array.isArray(drop.versions)) throw new UndecodableMessageError('not a project drop');
+  return drop;
+}

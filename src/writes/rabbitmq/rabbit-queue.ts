@@ -105,7 +105,7 @@ import type { DeadLetter, QueueHealth, SubmitOptions, SubmitResult, WriteQueue }
 import { QueueUnavailableError } from '../queue.ts';
 import { BrokerConnection, redact } from './broker-connection.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
-import { encodeReply, encodeWrites, type Reply, type StoredLetter } from './message-codec.ts';
+import { DROP_PROJECT_TYPE, type Reply, type StoredLetter, encodeDrop, encodeReply, encodeWrites } from './message-codec.ts';
 import { NotConfirmedError, Publisher, REPLY_TO, UnroutableError } from './publisher.ts';
 import { Tickets, type Ticket } from './tickets.ts';
 import { affinity, declare, declareWorkQueue, partitionOf, readQueueSettings, topology, workQueueArguments, type Topology } from './topology.ts';
@@ -203,6 +203,7 @@ export class RabbitQueue implements WriteQueue {
   /** Shared engines a write goes to through the partitions; whether it also goes to the LevelDB fan-out. */
   private readonly shared: StoreName[];
   private readonly toLevel: boolean;
+  readonly perWorker: readonly StoreName[];
   private outbox: Submitted[] = [];
   private levelBound = false;
   private levelProbe: Promise<void> | null = null;
@@ -218,6 +219,7 @@ export class RabbitQueue implements WriteQueue {
     this.log = options.log;
     this.shared = options.stores.filter((s) => s.name !== 'level').map((s) => s.name);
     this.toLevel = options.stores.some((s) => s.name === 'level');
+    this.perWorker = this.toLevel ? ['level'] : [];
 
     if (options.runWorkers) {
       const lane = {
@@ -434,6 +436,19 @@ export class RabbitQueue implements WriteQueue {
     const pending = await Promise.race([count, timeout]);
     clearTimeout(timer);
     return pending === null ? { status: 'up' } : { status: 'up', pending };
+  }
+
+  /** Every LevelDB copy drops the project in order with its writes: a persistent, confirmed message on the fan-out. */
+  async dropCopies(project: string, versions: readonly number[]): Promise<void> {
+    if (!this.toLevel) return;
+    const usable = this.api?.usable;
+    if (this.closing || !usable) throw this.unavailable();
+    try {
+      await usable.publish(this.topology.levelExchange, '', encodeDrop({ project, versions: [...versions] }), { messageId: randomUUID(), type: DROP_PROJECT_TYPE, mandatory: true });
+    } catch (err) {
+      if (err instanceof UnroutableError) return; // no LevelDB copy exists yet: nothing to drop
+      throw new QueueUnavailableError(`the project drop was not confirmed by RabbitMQ: ${(err as Error).message}`);
+    }
   }
 
   async deadLetters(): Promise<DeadLetter[]> {

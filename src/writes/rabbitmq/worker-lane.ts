@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Store, StoreName, Write } from '../../stores/store.ts';
 import { ApplyAbortedError, applyToStore, type ApplyHooks } from '../applier.ts';
-import { decodeWrites, writeKey, type Reply } from './message-codec.ts';
+import { DROP_PROJECT_TYPE, type ProjectDrop, type Reply, decodeDrop, decodeWrites, writeKey } from './message-codec.ts';
 
 /** Unacknowledged messages RabbitMQ may push to one lane ahead of the batch being applied. */
 const PREFETCH = 64;
@@ -25,6 +25,8 @@ interface Delivery {
   msg: ConsumeMessage;
   channel: Channel;
   writes: Write[];
+  /** A project drop: applied after the writes before it and before those after it. */
+  drop?: ProjectDrop;
 }
 
 /**
@@ -92,16 +94,18 @@ export class WorkerLane {
       if (!this.stopped) this.lost(`RabbitMQ cancelled the consumer of ${this.queue} (queue deleted?)`);
       return;
     }
-    let writes: Write[];
+    let writes: Write[] = [];
+    let drop: ProjectDrop | undefined;
     try {
-      writes = decodeWrites(msg.content);
+      if (msg.properties.type === DROP_PROJECT_TYPE) drop = decodeDrop(msg.content);
+      else writes = decodeWrites(msg.content);
     } catch (err) {
       // only dstore publishes here; a message it cannot read is logged with its content and removed
       this.ctx.log(`queue: ${this.queue}: dropping unreadable message ${String(msg.properties.messageId)}: ${(err as Error).message}: ${msg.content.toString('utf8').slice(0, 500)}`);
       this.ack(channel, msg);
       return;
     }
-    this.buffer.push({ msg, channel, writes });
+    this.buffer.push({ msg, channel, writes, drop });
     this.kick();
   }
 
@@ -120,9 +124,19 @@ export class WorkerLane {
       // deliveries of a closed channel are RabbitMQ's again: they come back on the new one
       this.buffer = this.buffer.filter((d) => d.channel === this.channel);
       if (!this.buffer.length || this.ctx.stopping() || this.stopped) return;
+      const head = this.buffer[0]!;
+      if (head.drop) {
+        if (await this.dropProject(head.drop)) {
+          this.ack(head.channel, head.msg);
+          this.buffer.shift();
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+        }
+        continue;
+      }
       let count = 0;
       let take = 0;
-      while (take < this.buffer.length && (take === 0 || count + this.buffer[take]!.writes.length <= MAX_BATCH)) count += this.buffer[take++]!.writes.length;
+      while (take < this.buffer.length && !this.buffer[take]!.drop && (take === 0 || count + this.buffer[take]!.writes.length <= MAX_BATCH)) count += this.buffer[take++]!.writes.length;
       const batch = this.buffer.slice(0, take);
       if (await this.apply(batch)) {
         for (const d of batch) this.ack(d.channel, d.msg);
@@ -133,6 +147,18 @@ export class WorkerLane {
         this.stalled++;
         await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
       }
+    }
+  }
+
+  /** Drops a project from this lane's stores; false when it must be tried again. */
+  private async dropProject(drop: ProjectDrop): Promise<boolean> {
+    try {
+      for (const store of this.stores) await store.dropProject(drop.project, drop.versions);
+      this.ctx.log(`queue: ${this.queue}: dropped project ${drop.project}`);
+      return true;
+    } catch (err) {
+      this.ctx.log(`queue: ${this.queue}: dropping project ${drop.project} failed, trying again: ${(err as Error).message}`);
+      return false;
     }
   }
 
