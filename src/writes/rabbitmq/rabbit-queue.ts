@@ -69,7 +69,7 @@
  * there writes through the ROLE=all process that keeps that copy. Past
  * `timeoutMs` (WRITE_TIMEOUT_MS) the answer is 202 naming the engines still
  * pending, and the writes stay queued. A write an engine dead-lettered answers
- * 202 naming that engine.
+ * 502 naming the item and that engine (as with the in-process queue).
  *
  * Failures. An engine that is down keeps its batch unacked and is retried with
  * backoff (applyToStore); past RabbitMQ's consumer_timeout (30 min by default)
@@ -97,6 +97,11 @@
  * The API's STORES must name the engines its workers run: it decides whether a
  * write goes to the partitions (PostgreSQL, Elasticsearch) and to the LevelDB
  * fan-out.
+ *
+ * Dropping a project. DELETE /{project} drops PostgreSQL and Elasticsearch from
+ * the API, and publishes a drop message (AMQP type dstore.drop-project) to the
+ * LevelDB fan-out: each copy applies the writes before it, drops the project's
+ * keys, then goes on. An API-only process (ROLE=api) opens no LevelDB itself.
  */
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
