@@ -122,7 +122,7 @@ async function main() {
   let firstEngine = null;
   if (want('elasticsearch') && !process.env.ELASTICSEARCH_HOST) {
     const { SEARCH_ENGINES, startSearchEngine } = await import('./engines/search-engines.mjs');
-    engineList = (process.env.DSTORE_TEST_SEARCH_ENGINES?.split(',') ?? Object.keys(SEARCH_ENGINES)).map((name) => ({ name, start: () => startSearchEngine(name, { log }) }));
+    engineList = (process.env.DSTORE_TEST_SEARCH_ENGINES?.split(',') ?? SEARCH_ENGINES.map((e) => e.name)).map((name) => ({ name, start: () => startSearchEngine(name, { log }) }));
     if (engineList.length) firstEngine = engineList[0].start().catch((err) => err);
   }
 
