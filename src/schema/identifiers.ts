@@ -23,9 +23,13 @@ export function blueprintNameProblem(name: string): string | null {
   return null;
 }
 
+/** Elasticsearch's and OpenSearch's metadata fields: a mapping cannot declare them. */
+const SEARCH_METADATA_FIELDS: readonly string[] = ['_id', '_index', '_type', '_source', '_routing', '_meta', '_version', '_seq_no', '_primary_term', '_field_names', '_ignored', '_tier', '_doc_count', '_size', '_data_stream_timestamp', '_all', '_parent', '_uid', '_timestamp', '_ttl'];
+
 export function columnNameProblem(name: string): string | null {
   if (!COLUMN_PATTERN.test(name)) return `must match ${COLUMN_PATTERN.source}`;
   if (RESERVED_COLUMNS.includes(name)) return `is reserved (${RESERVED_COLUMNS.join(', ')})`;
+  if (SEARCH_METADATA_FIELDS.includes(name)) return 'is a metadata field of Elasticsearch and OpenSearch';
   if (name.startsWith('_dstore')) return 'must not start with _dstore (reserved for bookkeeping)';
   return null;
 }

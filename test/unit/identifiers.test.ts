@@ -48,3 +48,8 @@ test('UUIDs: 8-4-4-4-12 hex, either case, nothing around', () => {
     assert.equal(isUuid(bad), false, JSON.stringify(bad));
   }
 });
+
+test('Elasticsearch metadata field names cannot be columns', () => {
+  for (const name of ['_id', '_source', '_routing', '_meta', '_index']) assert.match(columnNameProblem(name) ?? '', /metadata field/, name);
+  assert.equal(columnNameProblem('_private'), null);
+});

@@ -345,3 +345,22 @@ test('dates start at year 1 (PostgreSQL has no year 0)', () => {
   assert.deepEqual(itemProblems(bp, { ...base, on: '0001-01-01', at: '0001-01-01 00:00:00' }), {});
   assert.deepEqual(Object.keys(itemProblems(bp, { ...base, on: '0000-01-01', at: '0000-06-01 00:00:00' })).sort(), ['at', 'on']);
 });
+
+test('a polygon ring that crosses itself is refused before any engine sees it', () => {
+  const bp = normalizeBlueprint('area', { columns: { shape: { type: 'polygon' } } });
+  const base = { id: ID, project_version: 1 };
+  const bowtie = [[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]];
+  assert.match(itemProblems(bp, { ...base, shape: { type: 'Polygon', coordinates: [bowtie] } })['shape']!, /crosses itself/);
+  const withHole = [square, [[4.85, 52.32], [4.95, 52.32], [4.95, 52.38], [4.85, 52.38], [4.85, 52.32]]];
+  assert.deepEqual(itemProblems(bp, { ...base, shape: { type: 'Polygon', coordinates: withHole } }), {});
+});
+
+test('polygons the search engines cannot index are refused up front: no area, repeated positions, holes outside the shell', () => {
+  const bp = normalizeBlueprint('area', { columns: { shape: { type: 'polygon' } } });
+  const base = { id: ID, project_version: 1 };
+  const problem = (coordinates: unknown) => itemProblems(bp, { ...base, shape: { type: 'Polygon', coordinates } })['shape'] ?? '';
+  assert.match(problem([[[0, 0], [1, 1], [2, 2], [0, 0]]]), /no area/);
+  assert.match(problem([[[0, 0], [1, 0], [1, 0], [0, 1], [0, 0]]]), /repeats position/);
+  assert.match(problem([[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], [[5, 5], [6, 5], [6, 6], [5, 6], [5, 5]]]), /not inside the outer ring/);
+  assert.equal(problem([[[0, 0], [4, 0], [4, 4], [0, 4], [0, 0]], [[1, 1], [2, 1], [2, 2], [1, 2], [1, 1]]]), '');
+});
