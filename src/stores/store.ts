@@ -53,6 +53,8 @@ export interface ItemPut {
   /** Orders writes of one item: higher is later (see writes/stamps.ts). */
   stamp: number;
   item: Item;
+  /** The client asked to see it in search results before the answer (`?refresh=wait_for`). */
+  refresh?: true;
 }
 
 /** Delete one item from every version that holds its blueprint. */
@@ -63,6 +65,7 @@ export interface ItemDelete {
   id: string;
   stamp: number;
   targets: Array<{ version: number; definition: Blueprint }>;
+  refresh?: true;
 }
 
 export type Write = ItemPut | ItemDelete;

@@ -241,6 +241,23 @@ describe(`Elasticsearch store (${HOST || 'ELASTICSEARCH_HOST unset'})`, () => {
       assert.deepEqual(await search(index, { geo_shape: { c_polygon: { shape: elsewhere, relation: 'intersects' } } }), []);
     });
 
+    test('?refresh=wait_for answers once the write is searchable; without it a realtime GET sees it at once', async () => {
+      // a slow refresh, so that only waiting for it can make the write searchable at once
+      await esOk('PUT', `/${index}/_settings`, { index: { refresh_interval: '5s' } });
+      try {
+        const [plain, waited] = [randomUUID(), randomUUID()];
+        const a = await dstore.request('PUT', `/${p}/sink/${plain}`, { id: plain, project_version: 1, c_string: 'refresh-plain' });
+        assert.equal(a.status, 200, a.text);
+        assert.equal((await getDoc(index, plain)).found, true, 'realtime GET by id');
+        const b = await dstore.request('PUT', `/${p}/sink/${waited}?refresh=wait_for`, { id: waited, project_version: 1, c_string: 'refresh-waited' });
+        assert.equal(b.status, 200, b.text);
+        assert.deepEqual(await search(index, { term: { c_string: 'refresh-waited' } }), [waited]);
+        assert.equal((await dstore.request('PUT', `/${p}/sink/${waited}?refresh=soon`, { id: waited, project_version: 1 })).status, 400);
+      } finally {
+        await esOk('PUT', `/${index}/_settings`, { index: { refresh_interval: null } });
+      }
+    });
+
     test('a value the engine refuses ends in the dead-letter queue with the engine reason', async () => {
       // a keyword term over 32,766 UTF-8 bytes is valid input for a string column (PostgreSQL and LevelDB take it), but the search engines refuse it
       const bad = randomUUID();

@@ -126,3 +126,66 @@ test('SIGTERM while PostgreSQL is away: waiting writes are answered 202, the pro
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('through RabbitMQ: PostgreSQL away for 20 s during writes; health says so, nothing is lost, every write lands once it is back', async () => {
+  const amqp = (await import('amqplib')).default;
+  const { topology } = await import('../../src/writes/rabbitmq/topology.ts');
+  const url = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
+  const prefix = `dstoretest-outage-${process.pid}`;
+  const name = `outage_mq_${process.pid}`;
+  process.env['QUEUE_PREFIX'] = prefix;
+  process.env['WORKER_ID'] = 'outage';
+  const mq = await startDstore({ STORES: 'postgresql,level', POSTGRESQL_HOST: '127.0.0.1', POSTGRESQL_PORT: String(proxy.port), POSTGRESQL_USER: user, POSTGRESQL_DATABASE: database, QUEUE_CONNECTIONSTRING: url, WRITE_TIMEOUT_MS: '1000' });
+  try {
+    assert.equal((await mq.request('PUT', `/${name}/article/_blueprint`, ARTICLE_BLUEPRINT)).status, 200);
+    assert.equal((await mq.request('POST', `/${name}/_version`)).status, 201);
+    const put = (i: number) => mq.request('PUT', `/${name}/article/${id(i)}`, { ...ARTICLE, id: id(i), title_en: `write ${i}` });
+    const before = await Promise.all(Array.from({ length: 20 }, (_, i) => put(i)));
+    assert.ok(before.every((a) => a.status === 200));
+
+    proxy.cut();
+    const outageStarted = Date.now();
+    let sawDown = false;
+    let i = 20;
+    const during: Array<{ status: number; body: any }> = [];
+    while (Date.now() - outageStarted < 20_000) {
+      during.push(...(await Promise.all(Array.from({ length: 10 }, () => put(i++)))));
+      const health = await mq.request('GET', '/_health');
+      if (health.status === 503 && health.body.engines.postgresql.status === 'down') sawDown = true;
+    }
+    assert.ok(sawDown, '/_health showed PostgreSQL down during the outage');
+    for (const a of during) {
+      assert.equal(a.status, 202, JSON.stringify(a.body));
+      assert.ok(a.body.pending.includes('postgresql'));
+    }
+    proxy.restore();
+    const total = i;
+    const deadline = Date.now() + 60_000;
+    let count = 0;
+    while (Date.now() < deadline) {
+      count = Number((await sql.query(`SELECT count(*) FROM "${name}_v1"."articles"`)).rows[0].count);
+      if (count === total) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(count, total, 'every accepted write is in PostgreSQL');
+    const last = await sql.query(`SELECT title_en FROM "${name}_v1"."articles" WHERE id = $1`, [id(total - 1)]);
+    assert.equal(last.rows[0].title_en, `write ${total - 1}`);
+    assert.equal((await mq.request('GET', '/_deadletter')).body.count, 0);
+    assert.equal((await mq.request('GET', '/_health')).status, 200);
+    await mq.request('DELETE', `/${name}`);
+  } finally {
+    proxy.restore();
+    await mq.stop();
+    delete process.env['QUEUE_PREFIX'];
+    delete process.env['WORKER_ID'];
+    const t = topology(prefix, Number(process.env['QUEUE_PARTITIONS'] || 8));
+    const conn = await amqp.connect(url);
+    const ch = await conn.createChannel();
+    for (let p = 0; p < t.partitions; p++) await ch.deleteQueue(t.partitionQueue(p));
+    await ch.deleteQueue(t.levelQueue('outage'));
+    await ch.deleteQueue(t.deadLetterQueue);
+    await ch.deleteExchange(t.writesExchange);
+    await ch.deleteExchange(t.levelExchange);
+    await conn.close();
+  }
+});

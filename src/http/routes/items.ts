@@ -43,6 +43,14 @@ function wantsAsync(req: FastifyRequest): boolean {
   return /\brespond-async\b/i.test(String(req.headers['prefer'] ?? ''));
 }
 
+/** `?refresh=wait_for`: the answer waits until the search engines show the write in search results. */
+function wantsRefresh(req: FastifyRequest): boolean {
+  const q = (req.query as Record<string, string | undefined>)['refresh'];
+  if (q === undefined || q === 'false') return false;
+  if (q === 'wait_for' || q === 'true' || q === '') return true;
+  throw Errors.badQuery(`refresh must be wait_for (or true / false), not ${JSON.stringify(q)}`);
+}
+
 function checkTarget(catalog: Catalog, project: string, blueprint: string): void {
   checkProjectName(project);
   checkBlueprintName(blueprint);
@@ -57,6 +65,7 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
 
   async function submit(req: FastifyRequest, reply: FastifyReply, writes: Write[], applied: number, body: Record<string, unknown>) {
     if (!writes.length) return reply.status(applied).send(applied === 204 ? undefined : { ...body, state: 'applied' });
+    if (wantsRefresh(req)) for (const w of writes) w.refresh = true;
     const result: SubmitResult = await queue.submit(writes, { async: wantsAsync(req), timeoutMs: writeTimeoutMs });
     if (result.state === 'applied') return reply.status(applied).send(applied === 204 ? undefined : { ...body, state: 'applied' });
     if (result.state === 'refused') throw Errors.writeRefused(result.refused);

@@ -71,8 +71,9 @@ export class ElasticsearchWriter {
     }
 
     let unavailable: string | null = null;
+    const refresh = this.options.refresh ?? (writes.some((w) => w.refresh) ? 'wait_for' : undefined);
     for (const part of bySize(sent)) {
-      for (const { op, result } of await this.bulk(part)) {
+      for (const { op, result } of await this.bulk(part, refresh)) {
         const verdict = classify(op, result);
         if (verdict === 'retry') unavailable ??= `${op.op} in ${op.index}: ${result.status} ${engineReason(result.error)}`;
         else if (verdict === 'refused' && !rejected.has(op.write)) rejected.set(op.write, `${op.op} in ${op.index}: ${engineReason(result.error)}`);
@@ -83,10 +84,10 @@ export class ElasticsearchWriter {
   }
 
   /** One `_bulk` request; returns the operations that did not simply succeed, with their results. */
-  private async bulk(ops: readonly BulkOp[]): Promise<Array<{ op: BulkOp; result: BulkItemResult }>> {
+  private async bulk(ops: readonly BulkOp[], refresh: 'wait_for' | undefined): Promise<Array<{ op: BulkOp; result: BulkItemResult }>> {
     const res = await this.es.request<BulkAnswer>('POST', '/_bulk', {
       body: ops.map((o) => o.lines).join(''),
-      query: { filter_path: 'errors,items.*.status,items.*.error', refresh: this.options.refresh },
+      query: { filter_path: 'errors,items.*.status,items.*.error', refresh },
     });
     if (!res.body.errors) return [];
     const items = res.body.items ?? [];

@@ -109,6 +109,7 @@ import type { Store, StoreName, Write } from '../../stores/store.ts';
 import type { DeadLetter, QueueHealth, SubmitOptions, SubmitResult, WriteQueue } from '../queue.ts';
 import { QueueUnavailableError } from '../queue.ts';
 import { BrokerConnection, redact } from './broker-connection.ts';
+import { CoalescingStore } from '../coalescing-store.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { DROP_PROJECT_TYPE, type Reply, type StoredLetter, encodeDrop, encodeReply, encodeWrites } from './message-codec.ts';
 import { NotConfirmedError, Publisher, REPLY_TO, UnroutableError } from './publisher.ts';
@@ -239,7 +240,8 @@ export class RabbitQueue implements WriteQueue {
       };
       const level = options.stores.find((s) => s.name === 'level');
       if (level) this.levelLane = new WorkerLane(this.topology.levelQueue(this.workerId), [level], lane);
-      const sharedStores = options.stores.filter((s) => s.name !== 'level');
+      // the partitions a worker holds are applied side by side: merge their calls into one per store
+      const sharedStores = options.stores.filter((s) => s.name !== 'level').map((s) => new CoalescingStore(s));
       if (sharedStores.length) {
         for (let p = 0; p < this.topology.partitions; p++) this.partitionLanes.push(new WorkerLane(this.topology.partitionQueue(p), sharedStores, lane));
       }
