@@ -81,6 +81,7 @@ async function ensureRabbitmq() {
 }
 
 const results = [];
+const SUITE_TIMEOUT_MS = Number(process.env.DSTORE_SUITE_TIMEOUT_MS || 15 * 60 * 1000);
 const tapDir = mkdtempSync(join(tmpdir(), 'dstore-tap-'));
 
 /** Runs node's test runner on some files with extra environment; records pass/fail counts. */
@@ -98,12 +99,20 @@ function suite(name, testFiles, env = {}) {
       stdio: 'inherit',
       env: { ...process.env, ...env },
     });
+    // a hung suite must fail, not hold CI until its own limit
+    const limit = setTimeout(() => {
+      log(`suite ${name} still running after ${SUITE_TIMEOUT_MS / 60000} min: stopping it`);
+      hung = true;
+      child.kill('SIGKILL');
+    }, SUITE_TIMEOUT_MS);
+    let hung = false;
     child.on('exit', (code) => {
+      clearTimeout(limit);
       const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
       const count = (k) => Number((text.match(new RegExp(`^# ${k} (\\d+)`, 'm')) ?? [])[1] ?? 0);
       const pass = count('pass');
       const fail = count('fail') + count('cancelled') + (code !== 0 && count('fail') + count('cancelled') === 0 ? 1 : 0);
-      results.push({ name, pass, fail, skipped: count('skipped') + count('todo') });
+      results.push({ name, pass, fail: fail + (hung ? 1 : 0), skipped: count('skipped') + count('todo'), note: hung ? `killed after ${SUITE_TIMEOUT_MS / 60000} min` : undefined });
       resolve();
     });
   });
@@ -128,7 +137,8 @@ async function main() {
 
   if (want('postgresql')) {
     await ensurePostgresql();
-    await suite('postgresql', [...files('test/integration', 'postgresql.int.test.ts'), ...files('test/integration', 'outage.int.test.ts')], PG);
+    await ensureRabbitmq();
+    await suite('postgresql', [...files('test/integration', 'postgresql.int.test.ts'), ...files('test/integration', 'outage.int.test.ts')], { ...PG, QUEUE_CONNECTIONSTRING: AMQP });
   }
   if (want('rabbitmq')) {
     await ensureRabbitmq();
