@@ -131,6 +131,44 @@ describe(`Elasticsearch store (${HOST || 'ELASTICSEARCH_HOST unset'})`, () => {
     if (left.length) await es('DELETE', `/${left.join(',')}`);
   });
 
+  test('credentials reach the engine: user:pass in the URL or ELASTICSEARCH_USERNAME/_PASSWORD as Basic, ELASTICSEARCH_API_KEY as ApiKey', async () => {
+    // the test engines run without security, so a recording HTTP proxy in front of the real engine shows what dstore sends
+    const { createServer, request } = await import('node:http');
+    const seen: string[] = [];
+    const upstream = new URL(HOST);
+    const proxy = createServer((req, res) => {
+      seen.push(String(req.headers['authorization'] ?? ''));
+      const { authorization: _dropped, ...headers } = req.headers;
+      const fwd = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      req.pipe(fwd);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const port = (proxy.address() as { port: number }).port;
+    try {
+      const cases: Array<[Record<string, string>, string]> = [
+        [{ ELASTICSEARCH_HOST: `http://alice:s%3Acret@127.0.0.1:${port}` }, `Basic ${Buffer.from('alice:s:cret').toString('base64')}`],
+        [{ ELASTICSEARCH_HOST: `http://127.0.0.1:${port}`, ELASTICSEARCH_USERNAME: 'bob', ELASTICSEARCH_PASSWORD: 'pw' }, `Basic ${Buffer.from('bob:pw').toString('base64')}`],
+        [{ ELASTICSEARCH_HOST: `http://127.0.0.1:${port}`, ELASTICSEARCH_API_KEY: 'a2V5OnNlY3JldA==' }, 'ApiKey a2V5OnNlY3JldA=='],
+      ];
+      for (const [env, expected] of cases) {
+        seen.length = 0;
+        const d = await startDstore({ STORES: 'elasticsearch,level', ...env });
+        try {
+          assert.equal((await d.request('GET', '/_health')).status, 200);
+        } finally {
+          await d.stop();
+        }
+        assert.ok(seen.length > 0, 'dstore talked to the engine');
+        assert.ok(seen.every((h) => h === expected), `sent ${JSON.stringify([...new Set(seen)])}, expected ${expected}`);
+      }
+    } finally {
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
+
   test('health: the engine is up', async () => {
     const body = await ok(dstore.request('GET', '/_health'), 200);
     assert.equal(body.engines.elasticsearch.status, 'up');
