@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { WriteQueue } from '../writes/queue.ts';
 import type { EngineControl } from './engines.ts';
-import { ApiError, Errors } from './errors.ts';
+import { Errors } from './errors.ts';
 import { blueprintRoutes } from './routes/blueprints.ts';
 import { versionRoutes } from './routes/versions.ts';
 import { itemRoutes } from './routes/items.ts';
@@ -58,4 +58,3 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   return app;
 }
 
-export { ApiError };

@@ -23,12 +23,6 @@ export class Ticket {
     this.waiting = new Map([...expected].map(([id, stores]) => [id, new Set(stores)]));
   }
 
-  /** Whether one of the writes named (by writeKey) is one of this submit's. */
-  holdsAny(keys: readonly string[]): boolean {
-    this.keys ??= new Set(this.writes.map(writeKey));
-    return keys.some((k) => this.keys!.has(k));
-  }
-
   /** Records the writes of this submit that a store dead-lettered. */
   refuse(store: StoreName, keys: readonly string[]): void {
     this.keys ??= new Set(this.writes.map(writeKey));
