@@ -129,7 +129,7 @@ async function main() {
   // The search engines take a while to start: boot the first one while the other suites run.
   let engineList = [];
   let firstEngine = null;
-  if (want('elasticsearch') && !process.env.ELASTICSEARCH_HOST) {
+  if ((want('elasticsearch') || want('rabbitmq')) && !process.env.ELASTICSEARCH_HOST) {
     const { SEARCH_ENGINES, startSearchEngine } = await import('./engines/search-engines.mjs');
     engineList = (process.env.DSTORE_TEST_SEARCH_ENGINES?.split(',') ?? SEARCH_ENGINES.map((e) => e.name)).map((name) => ({ name, start: () => startSearchEngine(name, { log }) }));
     if (engineList.length) firstEngine = engineList[0].start().catch((err) => err);
@@ -142,7 +142,18 @@ async function main() {
   }
   if (want('rabbitmq')) {
     await ensureRabbitmq();
-    await suite('rabbitmq', files('test/integration', 'rabbitmq.int.test.ts'), { QUEUE_CONNECTIONSTRING: AMQP });
+    await ensurePostgresql();
+    // the all-engine tests of this suite write through PostgreSQL and the first search engine too
+    let searchHost = process.env.ELASTICSEARCH_HOST || '';
+    if (!searchHost && firstEngine) {
+      const engine = await firstEngine;
+      if (!(engine instanceof Error)) searchHost = engine.url;
+    }
+    await suite('rabbitmq', files('test/integration', 'rabbitmq.int.test.ts'), { QUEUE_CONNECTIONSTRING: AMQP, ...PG, ELASTICSEARCH_HOST: searchHost });
+  }
+  if (!want('elasticsearch') && firstEngine) {
+    const engine = await firstEngine;
+    if (!(engine instanceof Error)) await engine.stop();
   }
   if (want('elasticsearch')) {
     const esFiles = files('test/integration', 'elasticsearch.int.test.ts');

@@ -160,6 +160,52 @@ async function pool<T>(concurrency: number, tasks: Array<() => Promise<T>>): Pro
 
 const COUNTER_BLUEPRINT = { columns: { n: { type: 'integer' }, label: { type: 'string' } } };
 
+/** PostgreSQL and Elasticsearch for the tests that check every engine (the runner provides both; missing ones fail the test). */
+const ENGINES = {
+  STORES: 'postgresql,elasticsearch,level',
+  POSTGRESQL_HOST: process.env['POSTGRESQL_HOST'] || '127.0.0.1',
+  POSTGRESQL_PORT: process.env['POSTGRESQL_PORT'] || '5432',
+  POSTGRESQL_USER: process.env['POSTGRESQL_USER'] || 'postgres',
+  POSTGRESQL_PASSWORD: process.env['POSTGRESQL_PASSWORD'] || '',
+  POSTGRESQL_DATABASE: process.env['POSTGRESQL_DATABASE'] || 'dstore_test',
+  ELASTICSEARCH_HOST: process.env['ELASTICSEARCH_HOST'] || '',
+};
+
+/** Every row of a version's table in PostgreSQL: id → n. */
+async function pgRows(project: string, table: string): Promise<Map<string, number>> {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ host: ENGINES.POSTGRESQL_HOST, port: Number(ENGINES.POSTGRESQL_PORT), user: ENGINES.POSTGRESQL_USER, password: ENGINES.POSTGRESQL_PASSWORD || undefined, database: ENGINES.POSTGRESQL_DATABASE });
+  await client.connect();
+  try {
+    const r = await client.query(`SELECT id::text AS id, n FROM "${project}_v1"."${table}"`);
+    return new Map(r.rows.map((row: { id: string; n: number }) => [row.id, row.n]));
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every document of a version's index in Elasticsearch: id → n. */
+async function esDocs(project: string, blueprint: string): Promise<Map<string, number>> {
+  const index = `${project}_v1_${blueprint}`;
+  const call = async (path: string, body?: unknown) => {
+    const res = await fetch(`${ENGINES.ELASTICSEARCH_HOST.replace(/\/+$/, '')}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    assert.ok(res.ok, `${path}: ${res.status} ${await res.clone().text()}`);
+    return res.json() as Promise<any>;
+  };
+  await call(`/${index}/_refresh`);
+  const docs = new Map<string, number>();
+  let after: unknown[] | undefined;
+  for (;;) {
+    const page = await call(`/${index}/_search`, { size: 5000, sort: [{ id: 'asc' }], query: { match_all: {} }, ...(after ? { search_after: after } : {}) });
+    for (const hit of page.hits.hits as Array<{ _id: string; _source: { n: number }; sort: unknown[] }>) docs.set(hit._id, hit._source.n);
+    if (page.hits.hits.length < 5000) return docs;
+    after = page.hits.hits[page.hits.hits.length - 1].sort;
+  }
+}
+
+/** A project name of its own for this run (the engines outlive the test). */
+const uniqueProject = (base: string) => `${base}_x${Date.now().toString(36)}`;
+
 async function snapshot(d: TestDstore, project: string, blueprint: string, definition: unknown): Promise<void> {
   assert.equal((await d.request('PUT', `/${project}/${blueprint}/_blueprint`, definition)).status, 200);
   const v = await d.request('POST', `/${project}/_version`);
@@ -219,13 +265,15 @@ describe('RabbitMQ write queue', () => {
     }
   });
 
-  test('ordering: 2,000 concurrent updates and deletes, 3 worker processes, every LevelDB copy ends at the last accepted write of each item', async () => {
+  test('ordering: 2,000 concurrent updates and deletes, 3 worker processes, PostgreSQL, Elasticsearch and every LevelDB copy end at the last accepted write of each item', async () => {
+    assert.ok(ENGINES.ELASTICSEARCH_HOST, 'ELASTICSEARCH_HOST names the engine (the test runner starts one)');
     const prefix = nextPrefix();
+    const project = uniqueProject('ordering');
     const dir = await mkdtemp(join(tmpdir(), 'dstore-rabbit-order-'));
-    const workers = await Promise.all([1, 2, 3].map((n) => spawnWorker(prefix, `order-${n}`, join(dir, `w${n}`))));
-    const api = await dstoreWith(prefix, 'order-api', { ROLE: 'api' });
+    const workers = await Promise.all([1, 2, 3].map((n) => spawnWorker(prefix, `order-${n}`, join(dir, `w${n}`), ENGINES)));
+    const api = await dstoreWith(prefix, 'order-api', { ROLE: 'api', ...ENGINES });
     try {
-      await snapshot(api, 'ordering', 'counter', COUNTER_BLUEPRINT);
+      await snapshot(api, project, 'counter', COUNTER_BLUEPRINT);
       const ids = Array.from({ length: 50 }, () => randomUUID());
       const last = new Map<string, { n: number } | 'deleted'>();
       // writes of one item follow each other, the 50 items run side by side
@@ -233,11 +281,11 @@ describe('RabbitMQ write queue', () => {
         ids.map(async (id, k) => {
           for (let n = 0; n < 40; n++) {
             if (n > 0 && (n * 7 + k) % 9 === 0) {
-              const res = await api.request('DELETE', `/ordering/counter/${id}`);
-              assert.equal(res.status, 204, res.text);
+              const res = await api.request('DELETE', `/${project}/counter/${id}`);
+              assert.ok(res.status === 204 || res.status === 202, res.text);
               last.set(id, 'deleted');
             } else {
-              const res = await api.request('PUT', `/ordering/counter/${id}`, { id, project_version: 1, n, label: `item ${k} write ${n}` });
+              const res = await api.request('PUT', `/${project}/counter/${id}`, { id, project_version: 1, n, label: `item ${k} write ${n}` });
               assert.ok(res.status === 200 || res.status === 202, res.text);
               last.set(id, { n });
             }
@@ -246,10 +294,13 @@ describe('RabbitMQ write queue', () => {
       );
       await drained(prefix);
       await Promise.all(workers.map((w) => w.stop()));
+      const expectedRows = new Map([...last].filter(([, v]) => v !== 'deleted').map(([id, v]) => [id, (v as { n: number }).n]));
+      assert.deepEqual(await pgRows(project, 'counter'), expectedRows, 'PostgreSQL holds exactly the last accepted write of each item');
+      assert.deepEqual(await esDocs(project, 'counter'), expectedRows, 'Elasticsearch holds exactly the last accepted write of each item');
       for (const w of workers) {
-        const copy = await readCopy(w.levelPath, 'ordering');
+        const copy = await readCopy(w.levelPath, project);
         for (const id of ids) {
-          const value = copy.get(levelKey('ordering', 1, 'counter', id));
+          const value = copy.get(levelKey(project, 1, 'counter', id));
           const expected = last.get(id)!;
           if (expected === 'deleted') assert.equal(value, undefined, `${w.id}: ${id} was deleted last`);
           else assert.equal(value && JSON.parse(value).n, expected.n, `${w.id}: ${id} ends at write ${expected.n}`);
@@ -257,6 +308,7 @@ describe('RabbitMQ write queue', () => {
         assert.equal(copy.size, [...last.values()].filter((v) => v !== 'deleted').length, `${w.id} holds no other item`);
       }
     } finally {
+      await api.request('DELETE', `/${project}`).catch(() => {});
       await api.stop();
       await Promise.all(workers.map((w) => w.kill().catch(() => {})));
       await rm(dir, { recursive: true, force: true });
@@ -333,14 +385,16 @@ describe('RabbitMQ write queue', () => {
     }
   });
 
-  test('crash: kill -9 of one of 3 workers during 10,000 writes loses nothing; the restarted copy catches up', async () => {
+  test('crash: kill -9 of one of 3 workers during 10,000 writes loses nothing in PostgreSQL, Elasticsearch or any LevelDB copy', async () => {
+    assert.ok(ENGINES.ELASTICSEARCH_HOST, 'ELASTICSEARCH_HOST names the engine (the test runner starts one)');
     const prefix = nextPrefix();
+    const project = uniqueProject('crash');
     const dir = await mkdtemp(join(tmpdir(), 'dstore-rabbit-crash-'));
     const path = (n: number) => join(dir, `w${n}`);
-    const workers = await Promise.all([1, 2, 3].map((n) => spawnWorker(prefix, `crash-${n}`, path(n))));
-    const api = await dstoreWith(prefix, 'crash-api', { ROLE: 'api' });
+    const workers = await Promise.all([1, 2, 3].map((n) => spawnWorker(prefix, `crash-${n}`, path(n), ENGINES)));
+    const api = await dstoreWith(prefix, 'crash-api', { ROLE: 'api', ...ENGINES });
     try {
-      await snapshot(api, 'crash', 'counter', COUNTER_BLUEPRINT);
+      await snapshot(api, project, 'counter', COUNTER_BLUEPRINT);
       const items = Array.from({ length: 10_000 }, (_, n) => ({ id: randomUUID(), project_version: 1, n, label: `crash ${n}` }));
       const chunks = Array.from({ length: 200 }, (_, c) => items.slice(c * 50, c * 50 + 50));
       let sent = 0;
@@ -349,7 +403,7 @@ describe('RabbitMQ write queue', () => {
       await pool(
         8,
         chunks.map((chunk, c) => async () => {
-          const res = await api.request('PUT', `/crash/counter${c % 2 ? '?async=true' : ''}`, chunk);
+          const res = await api.request('PUT', `/${project}/counter${c % 2 ? '?async=true' : ''}`, chunk);
           assert.ok(res.status === 200 || res.status === 202, res.text);
           confirmed.push(...chunk);
           if (++sent === 60) killed = workers[1]!.kill();
@@ -357,15 +411,19 @@ describe('RabbitMQ write queue', () => {
       );
       await killed;
       assert.equal(confirmed.length, items.length);
-      workers[1] = await spawnWorker(prefix, 'crash-2', path(2));
+      workers[1] = await spawnWorker(prefix, 'crash-2', path(2), ENGINES);
       await drained(prefix);
       await Promise.all(workers.map((w) => w.stop()));
+      const expected = new Map(items.map((item) => [item.id, item.n]));
+      assert.deepEqual(await pgRows(project, 'counter'), expected, 'PostgreSQL holds every confirmed item, once');
+      assert.deepEqual(await esDocs(project, 'counter'), expected, 'Elasticsearch holds every confirmed item, once');
       for (const w of workers) {
-        const copy = await readCopy(w.levelPath, 'crash');
+        const copy = await readCopy(w.levelPath, project);
         assert.equal(copy.size, items.length, `${w.id} holds every confirmed item, once`);
-        for (const item of items) assert.deepEqual(JSON.parse(copy.get(levelKey('crash', 1, 'counter', item.id)) ?? 'null'), item, `${w.id}: ${item.id}`);
+        for (const item of items) assert.deepEqual(JSON.parse(copy.get(levelKey(project, 1, 'counter', item.id)) ?? 'null'), item, `${w.id}: ${item.id}`);
       }
     } finally {
+      await api.request('DELETE', `/${project}`).catch(() => {});
       await api.stop();
       await Promise.all(workers.map((w) => w.kill().catch(() => {})));
       await rm(dir, { recursive: true, force: true });
