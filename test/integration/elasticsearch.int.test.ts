@@ -169,6 +169,49 @@ describe(`Elasticsearch store (${HOST || 'ELASTICSEARCH_HOST unset'})`, () => {
     }
   });
 
+  test('engine away: /_health says so, writes answer 202 naming it after WRITE_TIMEOUT_MS, and land once it is back', async () => {
+    const { TcpProxy } = await import('../support/tcp-proxy.ts');
+    const upstream = new URL(HOST);
+    const proxy = await new TcpProxy(upstream.hostname, Number(upstream.port || 9200)).start();
+    const via = new URL(HOST);
+    via.hostname = '127.0.0.1';
+    via.port = String(proxy.port);
+    const d = await startDstore({ STORES: 'elasticsearch,level', ELASTICSEARCH_HOST: via.toString(), WRITE_TIMEOUT_MS: '1000' });
+    const p = project('outage');
+    try {
+      await ok(d.request('PUT', `/${p}/article/_blueprint`, ARTICLE_BLUEPRINT), 200);
+      await ok(d.request('POST', `/${p}/_version`), 201);
+      proxy.cut();
+      const health = await d.request('GET', '/_health');
+      assert.equal(health.status, 503);
+      assert.equal(health.body.engines.elasticsearch.status, 'down');
+      assert.ok(health.body.engines.elasticsearch.reason);
+      const ids = [randomUUID(), randomUUID(), randomUUID()];
+      for (const id of ids) {
+        const res = await d.request('PUT', `/${p}/article/${id}`, { ...ARTICLE, id });
+        assert.equal(res.status, 202, res.text);
+        assert.deepEqual(res.body.pending, ['elasticsearch']);
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+      proxy.restore();
+      const deadline = Date.now() + 30_000;
+      let found: boolean[] = [];
+      while (Date.now() < deadline) {
+        found = await Promise.all(ids.map(async (id) => (await getDoc(`${p}_v1_article`, id)).found));
+        if (found.every(Boolean)) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.deepEqual(found, [true, true, true]);
+      assert.equal((await d.request('GET', '/_health')).status, 200);
+      assert.equal((await d.request('GET', '/_deadletter')).body.count, 0);
+      await d.request('DELETE', `/${p}`);
+    } finally {
+      proxy.restore();
+      await d.stop();
+      await proxy.stop();
+    }
+  });
+
   test('health: the engine is up', async () => {
     const body = await ok(dstore.request('GET', '/_health'), 200);
     assert.equal(body.engines.elasticsearch.status, 'up');
