@@ -123,6 +123,11 @@ async function main() {
   const want = (s) => !only || only === s;
   const searchEngines = [];
 
+  if (want('unit')) {
+    // the types are part of the contract: a type error fails the run like a failing test
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+    results.push({ name: 'typecheck (tsc --noEmit)', pass: tsc.status === 0 ? 1 : 0, fail: tsc.status === 0 ? 0 : 1 });
+  }
   if (want('unit')) await suite('unit', [...files('test/unit', '.test.ts'), ...files('test/http', '.test.ts')]);
   if (want('embedded')) await suite('embedded', files('test/integration', 'embedded.int.test.ts'));
 
