@@ -181,7 +181,7 @@ describe(`Elasticsearch store (${HOST || 'ELASTICSEARCH_HOST unset'})`, () => {
     try {
       await ok(d.request('PUT', `/${p}/article/_blueprint`, ARTICLE_BLUEPRINT), 200);
       await ok(d.request('POST', `/${p}/_version`), 201);
-      proxy.cut();
+      await proxy.cut();
       const health = await d.request('GET', '/_health');
       assert.equal(health.status, 503);
       assert.equal(health.body.engines.elasticsearch.status, 'down');
@@ -193,7 +193,7 @@ describe(`Elasticsearch store (${HOST || 'ELASTICSEARCH_HOST unset'})`, () => {
         assert.deepEqual(res.body.pending, ['elasticsearch']);
       }
       await new Promise((r) => setTimeout(r, 2000));
-      proxy.restore();
+      await proxy.restore();
       const deadline = Date.now() + 30_000;
       let found: boolean[] = [];
       while (Date.now() < deadline) {
@@ -206,7 +206,7 @@ describe(`Elasticsearch store (${HOST || 'ELASTICSEARCH_HOST unset'})`, () => {
       assert.equal((await d.request('GET', '/_deadletter')).body.count, 0);
       await d.request('DELETE', `/${p}`);
     } finally {
-      proxy.restore();
+      await proxy.restore();
       await d.stop();
       await proxy.stop();
     }

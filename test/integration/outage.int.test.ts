@@ -25,7 +25,7 @@ before(async () => {
 });
 
 after(async () => {
-  proxy.restore();
+  await proxy.restore();
   await d?.request('DELETE', `/${project}`);
   await d?.stop();
   await sql?.end();
@@ -45,7 +45,7 @@ test('PostgreSQL away: health says so, writes answer 202 naming it, and everythi
   assert.equal((await d.request('PUT', `/${project}/article/${id(0)}`, { ...ARTICLE, id: id(0) })).status, 200);
   assert.deepEqual(await rows(), [id(0)]);
 
-  proxy.cut();
+  await proxy.cut();
   const health = await d.request('GET', '/_health');
   assert.equal(health.status, 503);
   assert.equal(health.body.status, 'down');
@@ -68,7 +68,7 @@ test('PostgreSQL away: health says so, writes answer 202 naming it, and everythi
   assert.ok(keys.includes(`${project}/v0000000001/article/${id(20)}`));
 
   await new Promise((r) => setTimeout(r, 3000));
-  proxy.restore();
+  await proxy.restore();
   const deadline = Date.now() + 30_000;
   let landed: string[] = [];
   while (Date.now() < deadline) {
@@ -96,7 +96,7 @@ test('SIGTERM while PostgreSQL is away: waiting writes are answered 202, the pro
     const first = await startServerProcess(env);
     await send(first.url, 'PUT', `/${name}/article/_blueprint`, ARTICLE_BLUEPRINT);
     assert.equal((await send(first.url, 'POST', `/${name}/_version`)).status, 201);
-    proxy.cut();
+    await proxy.cut();
     const waiting = Array.from({ length: 10 }, (_, i) => send(first.url, 'PUT', `/${name}/article/${id(100 + i)}`, { ...ARTICLE, id: id(100 + i) }));
     await new Promise((r) => setTimeout(r, 500));
     const exit = await first.stop('SIGTERM');
@@ -106,7 +106,7 @@ test('SIGTERM while PostgreSQL is away: waiting writes are answered 202, the pro
       assert.equal(answer.status, 202);
       assert.deepEqual(answer.json.pending, ['postgresql']);
     }
-    proxy.restore();
+    await proxy.restore();
     const second = await startServerProcess(env);
     try {
       const deadline = Date.now() + 20_000;
@@ -122,7 +122,7 @@ test('SIGTERM while PostgreSQL is away: waiting writes are answered 202, the pro
       await second.stop();
     }
   } finally {
-    proxy.restore();
+    await proxy.restore();
     await rm(dir, { recursive: true, force: true });
   }
 });
@@ -146,7 +146,7 @@ test('through RabbitMQ: PostgreSQL away for 20 s during writes; health says so, 
     const settle = Date.now() + 30_000;
     while (Number((await sql.query(`SELECT count(*) FROM "${name}_v1"."articles"`)).rows[0].count) < 20 && Date.now() < settle) await new Promise((r) => setTimeout(r, 200));
 
-    proxy.cut();
+    await proxy.cut();
     const outageStarted = Date.now();
     let sawDown = false;
     let i = 20;
@@ -161,7 +161,7 @@ test('through RabbitMQ: PostgreSQL away for 20 s during writes; health says so, 
       assert.equal(a.status, 202, JSON.stringify(a.body));
       assert.ok(a.body.pending.includes('postgresql'));
     }
-    proxy.restore();
+    await proxy.restore();
     const total = i;
     const deadline = Date.now() + 60_000;
     let count = 0;
@@ -177,7 +177,7 @@ test('through RabbitMQ: PostgreSQL away for 20 s during writes; health says so, 
     assert.equal((await mq.request('GET', '/_health')).status, 200);
     await mq.request('DELETE', `/${name}`);
   } finally {
-    proxy.restore();
+    await proxy.restore();
     await mq.stop();
     delete process.env['QUEUE_PREFIX'];
     delete process.env['WORKER_ID'];

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { TcpProxy } from '../support/tcp-proxy.ts';
 import pg from 'pg';
 import { normalizeBlueprint, type Blueprint } from '../../src/schema/blueprint.ts';
 import { PostgresqlStore } from '../../src/stores/postgresql/postgresql-store.ts';
@@ -71,41 +71,6 @@ async function openStore(overrides: Partial<typeof PG> = {}): Promise<Postgresql
   return store;
 }
 
-
-/** A TCP proxy in front of PostgreSQL that the test can take down and bring back, to play an outage without touching the server. */
-class Outage {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  constructor(readonly port: number) {}
-
-  static async freePort(): Promise<number> {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as { port: number };
-    await new Promise((resolve) => probe.close(resolve));
-    return port;
-  }
-
-  async up(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(PG.port, PG.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => {});
-        s.on('close', () => (this.sockets.delete(s), client.destroy(), upstream.destroy()));
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-  }
-
-  async down(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    for (const s of this.sockets) s.destroy();
-    if (server) await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -179,7 +144,8 @@ describe('PostgreSQL store', () => {
   });
 
   test('an outage: dstore starts while PostgreSQL is down, writes wait (202) and land when it is back; nothing is dead-lettered', async () => {
-    const outage = new Outage(await Outage.freePort());
+    const outage = await new TcpProxy(PG.host, PG.port).start();
+    await outage.cut(); // PostgreSQL is down from the start
     const database = `${RUN}_outage`;
     const p = `${RUN}_outage`;
     const other = await startDstore({ STORES: 'postgresql,level', POSTGRESQL_HOST: '127.0.0.1', POSTGRESQL_PORT: String(outage.port), POSTGRESQL_USER: PG.user, POSTGRESQL_PASSWORD: PG.password, POSTGRESQL_DATABASE: database, WRITE_TIMEOUT_MS: '500' });
@@ -189,19 +155,19 @@ describe('PostgreSQL store', () => {
       assert.equal(down.body.engines.postgresql.status, 'down');
       assert.match(down.body.engines.postgresql.reason, /ECONNREFUSED/);
 
-      await outage.up(); // the database did not exist: it is created on first use
+      await outage.restore(); // the database did not exist: it is created on first use
       await until('health up', async () => (await other.request('GET', '/_health')).status === 200);
       assert.equal((await sql(`SELECT 1 FROM pg_database WHERE datname = $1`, [database])).length, 1);
       await ok(other.request('PUT', `/${p}/thing/_blueprint`, { columns: { x: { type: 'string' } } }), 200);
       await ok(other.request('POST', `/${p}/_version`), 201);
 
-      await outage.down(); // kills the pool's open connections too
+      await outage.cut(); // kills the pool's open connections too
       const id = randomUUID();
       const accepted = await ok(other.request('PUT', `/${p}/thing/${id}`, { id, project_version: 1, x: 'written during the outage' }), 202);
       assert.deepEqual(accepted.pending, ['postgresql']);
       assert.equal((await other.request('GET', '/_health')).body.engines.postgresql.status, 'down');
 
-      await outage.up();
+      await outage.restore();
       const landed = new pg.Client({ ...PG, database });
       await landed.connect();
       try {
@@ -213,7 +179,7 @@ describe('PostgreSQL store', () => {
       await ok(other.request('DELETE', `/${p}`), 204);
     } finally {
       await other.stop().catch(() => {});
-      await outage.down();
+      await outage.stop();
     }
   });
 
