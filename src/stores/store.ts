@@ -23,10 +23,39 @@ export interface Store {
   apply(writes: readonly Write[]): Promise<void>;
   /** Removes everything of a project: every version's tables, indices, keys. */
   dropProject(project: string, versions: readonly number[]): Promise<void>;
+  /**
+   * Reads one version's items of one blueprint in id order, starting after
+   * `after` (exclusive; from the first id when absent), at most `limit` of
+   * them, each in that version's shape (as a client would send it) with the
+   * stamp of the write that put it there. The source of back-fills (SPEC §9)
+   * and of verify and rebuild (SPEC §12).
+   */
+  scan(request: ScanRequest): Promise<ScannedItem[]>;
+  /** Points the "latest" readers at a version whose back-fill is done (SPEC §9: the ES alias `<project>`, the PostgreSQL view schema `<project>`). */
+  activate(snapshot: Snapshot): Promise<void>;
+  /** Drops one version of a project: its schema, indices, keys (SPEC §9 "Retiring"); harmless when already gone. */
+  retire(project: string, version: number): Promise<void>;
   close(): Promise<void>;
 }
 
 export type StoreName = 'level' | 'postgresql' | 'elasticsearch';
+
+export interface ScanRequest {
+  project: string;
+  version: number;
+  blueprint: string;
+  /** The blueprint as frozen in that version. */
+  definition: Blueprint;
+  /** Lowercase UUID: the scan starts after it. */
+  after?: string;
+  limit: number;
+}
+
+export interface ScannedItem {
+  id: string;
+  stamp: number;
+  item: Item;
+}
 
 export interface EngineHealth {
   status: 'up' | 'down';

@@ -1,4 +1,4 @@
-import type { EngineHealth, Snapshot, Store, StoreName, Write } from '../stores/store.ts';
+import type { EngineHealth, ScannedItem, ScanRequest, Snapshot, Store, StoreName, Write } from '../stores/store.ts';
 import { StoreUnavailableError, WriteRejectedError } from '../stores/store.ts';
 
 interface Call {
@@ -85,6 +85,15 @@ export class CoalescingStore implements Store {
   }
   dropProject(project: string, versions: readonly number[]): Promise<void> {
     return this.store.dropProject(project, versions);
+  }
+  scan(request: ScanRequest): Promise<ScannedItem[]> {
+    return this.store.scan(request);
+  }
+  activate(snapshot: Snapshot): Promise<void> {
+    return this.store.activate(snapshot);
+  }
+  retire(project: string, version: number): Promise<void> {
+    return this.store.retire(project, version);
   }
   close(): Promise<void> {
     return this.store.close();

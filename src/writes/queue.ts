@@ -49,6 +49,18 @@ export interface WriteQueue {
    * workers are dropped by the API directly.
    */
   dropCopies(project: string, versions: readonly number[]): Promise<void>;
+  /**
+   * Removes one retired version from the per-worker engines' copies (LevelDB in
+   * every worker, SPEC §9 "Retiring"), after the writes queued before it.
+   */
+  retireCopies(project: string, version: number): Promise<void>;
+  /**
+   * Resolves once every write accepted before the call has been applied (or
+   * dead-lettered) by every engine and every worker copy: a back-fill scans its
+   * source only after it, so no write accepted before a snapshot was announced
+   * can fall between the scan and the copies (SPEC §9 "Back-fill").
+   */
+  barrier(): Promise<void>;
   /** Engines that live in the workers (one copy each) rather than behind the API. */
   readonly perWorker: readonly StoreName[];
   /** Stops taking writes, finishes or hands back those in flight. */
