@@ -106,6 +106,9 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/** The engine did not answer a request in time: down if its health probe fails too, otherwise the batch is suspect (writes/applier.ts). */
+export class StoreTimeoutError extends StoreUnavailableError {}
+
 /** The engine refused some writes for good; `reasons` maps the index of each refused write to the engine's reason. */
 export class WriteRejectedError extends Error {
   constructor(readonly store: StoreName, readonly reasons: ReadonlyMap<number, string>) {
