@@ -132,3 +132,47 @@ export function decodeDrop(content: Buffer): ProjectDrop {
   if (typeof drop?.project !== 'string' || !Array.isArray(drop.versions)) throw new UndecodableMessageError('not a project drop');
   return drop;
 }
+
+/** AMQP `type` of the message that removes one retired version from every LevelDB copy, in order with its writes. */
+export const RETIRE_VERSION_TYPE = 'dstore.retire-version';
+
+export interface VersionRetire {
+  project: string;
+  version: number;
+}
+
+export function encodeRetire(retire: VersionRetire): Buffer {
+  return Buffer.from(JSON.stringify(retire));
+}
+
+export function decodeRetire(content: Buffer): VersionRetire {
+  let retire: VersionRetire;
+  try {
+    retire = JSON.parse(content.toString('utf8')) as VersionRetire;
+  } catch (err) {
+    throw new UndecodableMessageError(`not JSON: ${(err as Error).message}`);
+  }
+  if (typeof retire?.project !== 'string' || !Number.isInteger(retire.version) || retire.version < 1) throw new UndecodableMessageError('not a version retirement');
+  return retire;
+}
+
+/** A LevelDB copy as announced in the registry queue: the worker and the queue that feeds its copy. */
+export interface CopyAnnouncement {
+  worker: string;
+  queue: string;
+}
+
+export function encodeAnnouncement(copy: CopyAnnouncement): Buffer {
+  return Buffer.from(JSON.stringify(copy));
+}
+
+export function decodeAnnouncement(content: Buffer): CopyAnnouncement {
+  let copy: CopyAnnouncement;
+  try {
+    copy = JSON.parse(content.toString('utf8')) as CopyAnnouncement;
+  } catch (err) {
+    throw new UndecodableMessageError(`not JSON: ${(err as Error).message}`);
+  }
+  if (typeof copy?.worker !== 'string' || typeof copy.queue !== 'string') throw new UndecodableMessageError('not a LevelDB copy announcement');
+  return copy;
+}

@@ -121,3 +121,69 @@ export class Tickets {
     for (const ticket of all) this.drop(ticket, 'unknown');
   }
 }
+
+/** Who answers for a barrier marker: a shared engine (any worker holding the partition), or one LevelDB copy. */
+export function answerer(store: StoreName, worker: string): string {
+  return store === 'level' ? `level@${worker}` : store;
+}
+
+/**
+ * One barrier waiting for its markers: per marker (message id), the answerers
+ * that have not reported it yet, each with the queue it stands for.
+ */
+export class Barrier {
+  private readonly waiting = new Map<string, Map<string, string>>();
+  private settle!: () => void;
+  private reject!: (err: Error) => void;
+  readonly passed = new Promise<void>((resolve, reject) => ((this.settle = resolve), (this.reject = reject)));
+
+  expect(messageId: string, who: string, queue: string): void {
+    let answerers = this.waiting.get(messageId);
+    if (!answerers) this.waiting.set(messageId, (answerers = new Map()));
+    answerers.set(who, queue);
+  }
+
+  /** Call once every marker is expected: an empty barrier passes at once. */
+  armed(): void {
+    this.check();
+  }
+
+  receive(reply: Reply): void {
+    for (const id of reply.done) {
+      const answerers = this.waiting.get(id);
+      if (!answerers?.delete(answerer(reply.store, reply.worker))) continue;
+      if (!answerers.size) this.waiting.delete(id);
+    }
+    this.check();
+  }
+
+  /** Stops waiting for the answers of the queue named (its worker is gone; it applies its backlog in order when it returns). */
+  forget(queue: string): void {
+    for (const [id, answerers] of this.waiting) {
+      for (const [who, q] of answerers) if (q === queue) answerers.delete(who);
+      if (!answerers.size) this.waiting.delete(id);
+    }
+    this.check();
+  }
+
+  /** The queues still owing an answer, each with the answerers it owes. */
+  pending(): Map<string, string[]> {
+    const queues = new Map<string, string[]>();
+    for (const answerers of this.waiting.values()) {
+      for (const [who, q] of answerers) {
+        let list = queues.get(q);
+        if (!list) queues.set(q, (list = []));
+        if (!list.includes(who)) list.push(who);
+      }
+    }
+    return queues;
+  }
+
+  fail(err: Error): void {
+    this.reject(err);
+  }
+
+  private check(): void {
+    if (!this.waiting.size) this.settle();
+  }
+}

@@ -14,6 +14,8 @@ export interface Topology {
   levelExchange: string;
   /** Durable classic queue holding the writes an engine refused. */
   deadLetterQueue: string;
+  /** Durable classic queue where every worker keeping a LevelDB copy announces its queue (the barrier reads it). */
+  copiesQueue: string;
   partitionQueue(partition: number): string;
   levelQueue(workerId: string): string;
 }
@@ -25,6 +27,7 @@ export function topology(prefix: string, partitions: number): Topology {
     writesExchange: `${prefix}.writes`,
     levelExchange: `${prefix}.level`,
     deadLetterQueue: `${prefix}.deadletter`,
+    copiesQueue: `${prefix}.copies`,
     partitionQueue: (p) => `${prefix}.partition.${p}`,
     levelQueue: (id) => `${prefix}.level.${id}`,
   };

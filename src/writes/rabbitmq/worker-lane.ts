@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Store, StoreName, Write } from '../../stores/store.ts';
 import { ApplyAbortedError, applyToStore, type ApplyHooks } from '../applier.ts';
-import { DROP_PROJECT_TYPE, type ProjectDrop, type Reply, decodeDrop, decodeWrites, writeKey } from './message-codec.ts';
+import { DROP_PROJECT_TYPE, RETIRE_VERSION_TYPE, type ProjectDrop, type Reply, type VersionRetire, decodeDrop, decodeRetire, decodeWrites, writeKey } from './message-codec.ts';
 
 /** Unacknowledged messages RabbitMQ may push to one lane ahead of the batch being applied. */
 const PREFETCH = 64;
@@ -27,6 +27,8 @@ interface Delivery {
   writes: Write[];
   /** A project drop: applied after the writes before it and before those after it. */
   drop?: ProjectDrop;
+  /** A version retirement (store.retire), ordered the same way. */
+  retire?: VersionRetire;
 }
 
 /**
@@ -96,8 +98,10 @@ export class WorkerLane {
     }
     let writes: Write[] = [];
     let drop: ProjectDrop | undefined;
+    let retire: VersionRetire | undefined;
     try {
       if (msg.properties.type === DROP_PROJECT_TYPE) drop = decodeDrop(msg.content);
+      else if (msg.properties.type === RETIRE_VERSION_TYPE) retire = decodeRetire(msg.content);
       else writes = decodeWrites(msg.content);
     } catch (err) {
       // only dstore publishes here; a message it cannot read is logged with its content and removed
@@ -105,7 +109,7 @@ export class WorkerLane {
       this.ack(channel, msg);
       return;
     }
-    this.buffer.push({ msg, channel, writes, drop });
+    this.buffer.push({ msg, channel, writes, drop, retire });
     this.kick();
   }
 
@@ -125,8 +129,8 @@ export class WorkerLane {
       this.buffer = this.buffer.filter((d) => d.channel === this.channel);
       if (!this.buffer.length || this.ctx.stopping() || this.stopped) return;
       const head = this.buffer[0]!;
-      if (head.drop) {
-        if (await this.dropProject(head.drop)) {
+      if (head.drop || head.retire) {
+        if (await (head.drop ? this.dropProject(head.drop) : this.retireVersion(head.retire!))) {
           this.ack(head.channel, head.msg);
           this.buffer.shift();
         } else {
@@ -136,7 +140,7 @@ export class WorkerLane {
       }
       let count = 0;
       let take = 0;
-      while (take < this.buffer.length && !this.buffer[take]!.drop && (take === 0 || count + this.buffer[take]!.writes.length <= MAX_BATCH)) count += this.buffer[take++]!.writes.length;
+      while (take < this.buffer.length && !this.buffer[take]!.drop && !this.buffer[take]!.retire && (take === 0 || count + this.buffer[take]!.writes.length <= MAX_BATCH)) count += this.buffer[take++]!.writes.length;
       const batch = this.buffer.slice(0, take);
       if (await this.apply(batch)) {
         for (const d of batch) this.ack(d.channel, d.msg);
@@ -162,6 +166,18 @@ export class WorkerLane {
     }
   }
 
+  /** Drops one retired version from this lane's stores; false when it must be tried again. */
+  private async retireVersion(retire: VersionRetire): Promise<boolean> {
+    try {
+      for (const store of this.stores) await store.retire(retire.project, retire.version);
+      this.ctx.log(`queue: ${this.queue}: retired version ${retire.version} of ${retire.project}`);
+      return true;
+    } catch (err) {
+      this.ctx.log(`queue: ${this.queue}: retiring version ${retire.version} of ${retire.project} failed, trying again: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
   /** Applies a batch to every store; false when it must be tried again (or was abandoned). */
   private async apply(batch: readonly Delivery[]): Promise<boolean> {
     const writes: Write[] = [];
@@ -172,7 +188,11 @@ export class WorkerLane {
         owner.set(w, d);
       }
     }
-    if (!writes.length) return true;
+    if (!writes.length) {
+      // a batch of no writes (a barrier marker) still answers: everything ahead of it in this queue is applied
+      for (const store of this.stores) this.answer(store.name, batch, [], owner);
+      return true;
+    }
     const channel = batch[0]!.channel;
     const hooks: ApplyHooks = {
       deadLetter: (write, store, reason) => this.ctx.deadLetter(write, store, reason, this.queue),
