@@ -1,6 +1,7 @@
 import { ARRAY_KEYWORDS, COLUMN_TYPE_NAMES, COLUMN_TYPES, KEYWORDS, type ColumnType } from './column-types.ts';
 import { blueprintNameProblem, columnNameProblem, NAME_PATTERN } from './identifiers.ts';
-import { sharedAjv } from './ajv.ts';
+import type { ValidateFunction } from 'ajv';
+import { describeAjvError, sharedAjv } from './ajv.ts';
 
 export interface ColumnValidation {
   required?: boolean;
@@ -10,6 +11,10 @@ export interface ColumnValidation {
 export interface Column {
   type: string;
   validation?: ColumnValidation;
+  /** Evolution hint (SPEC §9): the value a copy gets when the version it comes from has no such column. */
+  default?: unknown;
+  /** Evolution hint (SPEC §9): the column of the previous snapshot whose data this column holds. */
+  renamed_from?: string;
 }
 
 /** A blueprint as dstore keeps it: defaults filled in. */
@@ -79,6 +84,8 @@ function engineName(input: Record<string, unknown>, engine: string, key: string,
   return value;
 }
 
+const COLUMN_MEMBERS = ['type', 'validation', 'default', 'renamed_from'];
+
 function normalizeColumn(column: string, def: unknown, problems: Problems): Column | null {
   const at = `columns.${column}`;
   const nameProblem = columnNameProblem(column);
@@ -90,14 +97,22 @@ function normalizeColumn(column: string, def: unknown, problems: Problems): Colu
     problems[at] = 'must be an object like { "type": "string" }';
     return null;
   }
-  for (const k of Object.keys(def)) if (k !== 'type' && k !== 'validation') problems[`${at}.${k}`] = 'is not a column member (expected type, validation)';
+  for (const k of Object.keys(def)) if (!COLUMN_MEMBERS.includes(k)) problems[`${at}.${k}`] = `is not a column member (expected ${COLUMN_MEMBERS.join(', ')})`;
   const type = typeof def['type'] === 'string' ? COLUMN_TYPES.get(def['type']) : undefined;
   if (!type) {
     problems[`${at}.type`] = `${JSON.stringify(def['type'] ?? null)} is not a column type; valid types: ${COLUMN_TYPE_NAMES.join(', ')}`;
     return null;
   }
-  const validation = def['validation'];
-  if (validation === undefined || validation === null) return { type: type.name };
+  const validation = normalizeValidation(at, type, def['validation'], problems);
+  if (validation === null) return null;
+  const normalized: Column = validation ? { type: type.name, validation } : { type: type.name };
+  const hints = evolutionHints(column, at, normalized, def, problems);
+  return hints && { ...normalized, ...hints };
+}
+
+/** The column's validation keywords, undefined when it has none, null when they are refused (problems noted). */
+function normalizeValidation(at: string, type: ColumnType, validation: unknown, problems: Problems): ColumnValidation | undefined | null {
+  if (validation === undefined || validation === null) return undefined;
   if (!isObject(validation)) {
     problems[`${at}.validation`] = 'must be an object of validation keywords';
     return null;
@@ -116,14 +131,49 @@ function normalizeColumn(column: string, def: unknown, problems: Problems): Colu
     }
   }
   if (!ok) return null;
-  const normalized: Column = { type: type.name, validation: { ...validation } };
   try {
-    sharedAjv.compile(columnSchema(normalized));
+    sharedAjv.compile(columnSchema({ type: type.name, validation }));
   } catch (err) {
     problems[`${at}.validation`] = `is not valid JSON Schema: ${(err as Error).message}`;
     return null;
   }
-  return normalized;
+  return { ...validation };
+}
+
+/** `default` and `renamed_from` as far as the blueprint alone can judge them; what needs the previous snapshot is checked when snapshotting. */
+function evolutionHints(column: string, at: string, normalized: Column, def: Record<string, unknown>, problems: Problems): Pick<Column, 'default' | 'renamed_from'> | null {
+  const hints: Pick<Column, 'default' | 'renamed_from'> = {};
+  let ok = true;
+  if (Object.hasOwn(def, 'default')) {
+    const problem = def['default'] === null ? 'must be a value of the column, not null (leave "default" out instead)' : columnValueProblem(normalized, def['default']);
+    if (problem) {
+      problems[`${at}.default`] = `${problem} (a default must be a valid ${normalized.type} of this column)`;
+      ok = false;
+    } else hints.default = def['default'];
+  }
+  if (Object.hasOwn(def, 'renamed_from')) {
+    const from = def['renamed_from'];
+    const problem = typeof from !== 'string' ? 'must be the name of a column of the previous snapshot' : from === column ? 'must name another column than this one' : columnNameProblem(from);
+    if (problem) {
+      problems[`${at}.renamed_from`] = problem;
+      ok = false;
+    } else hints.renamed_from = from as string;
+  }
+  return ok ? hints : null;
+}
+
+const valueValidators = new WeakMap<Column, ValidateFunction>();
+
+/** Why a present, non-null value is not a valid value of a column (its type and validation), or null when it is. */
+export function columnValueProblem(column: Column, value: unknown): string | null {
+  if (value === undefined || value === null) return 'must be a value, not null';
+  let validate = valueValidators.get(column);
+  if (!validate) {
+    validate = sharedAjv.compile(columnSchema(column));
+    valueValidators.set(column, validate);
+  }
+  if (validate(value)) return null;
+  return [...new Set((validate.errors ?? []).map(describeAjvError))].join('; ');
 }
 
 function allowedKeywords(type: ColumnType): readonly string[] {

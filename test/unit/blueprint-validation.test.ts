@@ -109,7 +109,7 @@ test('validation must be an object, and required a boolean', () => {
   assert.ok(columnProblems('c', { type: 'string', validation: 'required' })['columns.c.validation']);
   assert.ok(columnProblems('c', { type: 'string', validation: ['required'] })['columns.c.validation']);
   assert.match(columnProblems('c', { type: 'string', validation: { required: 'yes' } })['columns.c.validation.required']!, /true or false/);
-  assert.ok(columnProblems('c', { type: 'string', default: 'x' })['columns.c.default']);
+  assert.match(columnProblems('c', { type: 'string', fallback: 'x' })['columns.c.fallback']!, /is not a column member \(expected type, validation, default, renamed_from\)/);
   assert.ok(columnProblems('c', 'string')['columns.c']);
   assert.ok(columnProblems('c', null)['columns.c']);
 });
