@@ -9,17 +9,20 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   await mkdir(dir, { recursive: true });
   // unique per call: two writes of one file in the same millisecond must not share a temp file
   const tmp = `${path}.${process.pid}.${Date.now()}.${++tmpCounter}.tmp`;
+  // serialized before the temp file exists: a value that cannot be (too deep, a BigInt) leaves nothing behind
+  const text = JSON.stringify(value, null, 2) + '\n';
   const file = await open(tmp, 'w');
   try {
-    await file.writeFile(JSON.stringify(value, null, 2) + '\n');
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  try {
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await rename(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    // a full disk (ENOSPC), an I/O error or a failed rename: no temp file of a failed write survives it
+    await rm(tmp, { force: true }).catch(() => {});
     throw err;
   }
   const d = await open(dir, 'r');

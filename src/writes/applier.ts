@@ -86,6 +86,8 @@ export async function applyToStore(store: Store, writes: readonly Write[], hooks
       try {
         await hooks.deadLetter(write, store.name, reason);
         parked.push(write);
+        if (attempt > 0) hooks.recovered?.(store.name);
+        attempt = 0;
         return;
       } catch (err) {
         await wait(`${store.name}: the dead letter of ${write.id} cannot be kept (${message(err)})`);

@@ -2,7 +2,7 @@ import type { Store, StoreName, Write } from '../stores/store.ts';
 import { applyToStore, ApplyAbortedError } from './applier.ts';
 import { DeadLetterFile } from './dead-letter-file.ts';
 import { Journal } from './journal.ts';
-import type { DeadLetter, QueueHealth, SubmitOptions, SubmitResult, WriteQueue } from './queue.ts';
+import type { DeadLetter, LaneHealth, QueueHealth, SubmitOptions, SubmitResult, WriteQueue } from './queue.ts';
 import { QueueUnavailableError } from './queue.ts';
 
 /** Writes submitted together, followed until every store has applied them. */
@@ -10,6 +10,8 @@ interface Ticket {
   writes: Write[];
   pending: Set<StoreName>;
   journalSeq?: number;
+  /** When it was enqueued (Date.now()): the age of a lane's oldest ticket shows a stuck engine. */
+  since: number;
   applied: Promise<void>;
   settle: () => void;
 }
@@ -34,6 +36,11 @@ class StoreLane {
 
   get size(): number {
     return this.waiting.length;
+  }
+
+  health(now: number): LaneHealth {
+    const oldest = this.waiting[0];
+    return { pending: this.waiting.reduce((n, t) => n + t.writes.length, 0), oldestPendingMs: oldest ? now - oldest.since : 0, ...(this.down ? { down: this.down } : {}) };
   }
 
   push(ticket: Ticket): void {
@@ -108,12 +115,12 @@ export class InProcessQueue implements WriteQueue {
 
   hooks(lane: StoreLane) {
     return {
-      deadLetter: (write: Write, store: StoreName, reason: string) => {
+      deadLetter: async (write: Write, store: StoreName, reason: string) => {
+        await this.letters.add(write, store, reason);
         this.log(`queue: ${store} refused ${write.op} ${write.project}/${write.blueprint}/${write.id}: ${reason} (dead-lettered)`);
         const list = this.refusals.get(write) ?? [];
         list.push({ store, reason });
         this.refusals.set(write, list);
-        return this.letters.add(write, store, reason);
       },
       stopping: () => this.stopped,
       unavailable: (store: StoreName, reason: string, attempt: number) => {
@@ -134,7 +141,7 @@ export class InProcessQueue implements WriteQueue {
   private enqueue(writes: Write[], journalSeq?: number): Ticket {
     let settle!: () => void;
     const applied = new Promise<void>((resolve) => (settle = resolve));
-    const ticket: Ticket = { writes, pending: new Set(this.lanes.keys()), applied, settle, journalSeq };
+    const ticket: Ticket = { writes, pending: new Set(this.lanes.keys()), applied, settle, journalSeq, since: Date.now() };
     this.live.add(ticket);
     void applied.then(() => this.live.delete(ticket));
     if (ticket.pending.size === 0) settle();
@@ -150,15 +157,29 @@ export class InProcessQueue implements WriteQueue {
     }
   }
 
+  /** Appends to the journal; a journal that cannot be written (disk full) means no write can be accepted: 503 with the reason. */
+  private async journaled(writes: Write[]): Promise<number> {
+    try {
+      return await this.journal.append(writes);
+    } catch (err) {
+      throw new QueueUnavailableError(`the queue's journal (QUEUE_PATH) cannot be written: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   async submit(writes: Write[], options: SubmitOptions): Promise<SubmitResult> {
     if (this.stopped) throw new QueueUnavailableError('dstore is shutting down');
-    if (options.async) {
-      // journal first: a 202 is a promise that survives a crash
-      const seq = await this.journal.append(writes);
+    // journal first for a 202 (a promise that survives a crash), and whenever an engine is down, since the answer will likely be a 202
+    if (options.async || [...this.lanes.values()].some((l) => l.down)) {
+      const seq = await this.journaled(writes);
       const ticket = this.enqueue(writes, seq);
-      return { state: 'accepted', pending: [...ticket.pending] };
+      if (options.async) return { state: 'accepted', pending: [...ticket.pending] };
+      return this.outcome(ticket, options);
     }
-    const ticket = this.enqueue(writes);
+    return this.outcome(this.enqueue(writes), options);
+  }
+
+  /** Waits for a ticket until it is applied or the timeout; a 202 is only answered once the ticket is in the journal. */
+  private async outcome(ticket: Ticket, options: SubmitOptions): Promise<SubmitResult> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
     const outcome = await Promise.race([ticket.applied.then(() => 'applied' as const), timedOut, this.closed]);
@@ -168,29 +189,58 @@ export class InProcessQueue implements WriteQueue {
       const refused = ticket.writes.flatMap((w) => (this.refusals.get(w) ?? []).map((r) => ({ ...r, id: w.id })));
       return refused.length ? { state: 'refused', refused } : { state: 'applied' };
     }
+    if (ticket.journalSeq !== undefined) return { state: 'accepted', pending: [...ticket.pending] };
     const pending = [...ticket.pending];
-    ticket.journalSeq = await this.journal.append(writes);
+    try {
+      ticket.journalSeq = await this.journal.append(ticket.writes);
+    } catch (err) {
+      // not on disk, so no 202: the write is queued in memory and still being applied, so keep waiting for it
+      this.log(`queue: cannot journal a write still pending in ${pending.join(', ')}: ${(err as Error).message}; waiting for it instead`);
+      return this.outcome(ticket, { ...options, timeoutMs: Math.max(options.timeoutMs, 1000) });
+    }
     if (ticket.pending.size === 0) this.journal.done(ticket.journalSeq).catch(() => {});
     return { state: 'accepted', pending };
   }
 
   async health(): Promise<QueueHealth> {
     let pending = 0;
-    for (const lane of this.lanes.values()) pending = Math.max(pending, lane.size);
-    return this.stopped ? { status: 'down', reason: 'shutting down', pending } : { status: 'up', pending };
+    const now = Date.now();
+    const engines: QueueHealth['engines'] = {};
+    for (const [name, lane] of this.lanes) {
+      pending = Math.max(pending, lane.size);
+      engines[name] = lane.health(now);
+    }
+    if (this.stopped) return { status: 'down', reason: 'shutting down', pending, engines };
+    const journal = this.journal.failing;
+    if (journal) return { status: 'down', reason: `the journal (QUEUE_PATH) cannot be written: ${journal}`, pending, engines };
+    return { status: 'up', pending, engines };
   }
 
   async dropCopies(): Promise<void> {}
+
+  /** No per-worker copies here: every engine retires its version directly through the API. */
+  async retireCopies(): Promise<void> {}
+
+  /** Resolves once every ticket live now has settled in every lane (applied or dead-lettered); later tickets are not waited for. */
+  async barrier(): Promise<void> {
+    await Promise.all([...this.live].map((t) => t.applied));
+  }
 
   async deadLetters(): Promise<DeadLetter[]> {
     return this.letters.list();
   }
 
   async replay(ids?: readonly string[]): Promise<number> {
-    const letters = await this.letters.take(ids);
+    const letters = this.letters.peek(ids);
     if (!letters.length) return 0;
     const writes = letters.map((l) => l.write);
-    const seq = await this.journal.append(writes);
+    // journaled before the letters are removed: a failure in between replays a write twice (harmless), never loses one
+    const seq = await this.journaled(writes);
+    try {
+      await this.letters.remove(letters);
+    } catch (err) {
+      this.log(`queue: replayed ${letters.length} dead letter(s) but cannot remove them from the list: ${(err as Error).message}`);
+    }
     this.enqueue(writes, seq);
     return letters.length;
   }

@@ -1,6 +1,9 @@
-import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Write } from '../stores/store.ts';
+
+/** The journal could not take an entry (disk full, I/O error): nothing of it counts as written. */
+export class JournalWriteError extends Error {}
 
 type Line = { seq: number; writes: Write[] } | { done: number };
 
@@ -15,6 +18,10 @@ export class Journal {
   private seq = 0;
   private readonly path: string;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Bytes of whole lines in the file: a failed write is cut back to this. */
+  private size = 0;
+  private torn = false;
+  private failure: string | null = null;
 
   constructor(private readonly dir: string) {
     this.path = join(dir, 'journal.jsonl');
@@ -46,20 +53,32 @@ export class Journal {
     const fresh = `${this.path}.${process.pid}.new`;
     const handle = await open(fresh, 'w');
     try {
-      await handle.writeFile(pending.map((p) => JSON.stringify(p) + '\n').join(''));
-      await handle.sync();
-    } finally {
-      await handle.close();
+      try {
+        await handle.writeFile(pending.map((p) => JSON.stringify(p) + '\n').join(''));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(fresh, this.path);
+    } catch (err) {
+      await rm(fresh, { force: true }).catch(() => {});
+      throw err;
     }
-    await rename(fresh, this.path);
     this.file = await open(this.path, 'a');
+    this.size = (await this.file.stat()).size;
     return pending;
   }
 
-  /** Appends and fsyncs; resolves with the entry's number once it is on disk. */
+  /** Appends and fsyncs; resolves with the entry's number once it is on disk, rejects with JournalWriteError when it is not. */
   append(writes: Write[]): Promise<number> {
+    let text: string;
+    try {
+      text = JSON.stringify({ seq: this.seq + 1, writes }) + '\n';
+    } catch (err) {
+      return Promise.reject(new JournalWriteError(`the writes cannot be serialized: ${(err as Error).message}`, { cause: err }));
+    }
     const seq = ++this.seq;
-    return this.write(JSON.stringify({ seq, writes }) + '\n', true).then(() => seq);
+    return this.write(text, true).then(() => seq);
   }
 
   /** Marks an entry applied everywhere; no fsync needed (losing it only means a harmless re-apply). */
@@ -67,11 +86,33 @@ export class Journal {
     return this.write(JSON.stringify({ done: seq }) + '\n', false);
   }
 
+  /** Why the last write failed, until one succeeds again: the queue reports it in /_health. */
+  get failing(): string | null {
+    return this.failure;
+  }
+
   private write(text: string, sync: boolean): Promise<void> {
     const next = this.chain.then(async () => {
-      if (!this.file) throw new Error('journal is closed');
-      await this.file.write(text);
-      if (sync) await this.file.datasync();
+      if (!this.file) throw new JournalWriteError('the journal is closed');
+      const file = this.file;
+      try {
+        // a line torn by an earlier failed write is cut off first, or the next line would be glued to it and unreadable
+        if (this.torn) {
+          await file.truncate(this.size);
+          this.torn = false;
+        }
+        const bytes = Buffer.from(text, 'utf8');
+        let written = 0;
+        while (written < bytes.length) written += (await file.write(bytes, written, bytes.length - written)).bytesWritten;
+        if (sync) await file.datasync();
+        this.size += bytes.length;
+        this.failure = null;
+      } catch (err) {
+        this.torn = true;
+        await file.truncate(this.size).then(() => (this.torn = false), () => {});
+        this.failure = `${this.path} cannot be written: ${(err as Error).message}`;
+        throw new JournalWriteError(this.failure, { cause: err });
+      }
     });
     this.chain = next.catch(() => {});
     return next;

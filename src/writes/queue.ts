@@ -19,6 +19,17 @@ export interface QueueHealth {
   status: 'up' | 'down';
   reason?: string;
   pending?: number;
+  /** Per engine, as the queue sees it (SPEC §6 "stuck"): /_health shows an engine down or stuck from this. */
+  engines?: Partial<Record<StoreName, LaneHealth>>;
+}
+
+/** One engine's share of the queue: writes waiting, the age of the oldest, and why it is not moving. */
+export interface LaneHealth {
+  pending: number;
+  /** Age of the oldest write this engine has not applied yet; 0 when none is waiting. */
+  oldestPendingMs: number;
+  /** Set while the engine refuses to take writes (down, disk full, a dead letter that cannot be kept). */
+  down?: string;
 }
 
 /** A write that an engine kept refusing, parked with the reason. */
