@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { LevelStore } from '../../src/stores/level/level-store.ts';
 import { itemKey, projectRange } from '../../src/stores/level/keys.ts';
 import { normalizeBlueprint } from '../../src/schema/blueprint.ts';
+import { itemProblems } from '../../src/schema/item.ts';
 import { StoreUnavailableError, type ItemDelete, type ItemPut } from '../../src/stores/store.ts';
 
 let dir: string;
@@ -163,4 +164,68 @@ test('stamps are kept per version: a late write for one version is judged agains
   await store.apply([put(25, 'too late', { version: 1 }), put(26, 'too late', { version: 2 })]);
   assert.equal(await titleOf('myblog', 1), undefined);
   assert.equal(await titleOf('myblog', 2), undefined);
+});
+
+// ---------------------------------------------------------------- scan, retire (SPEC §9 back-fill source, "Retiring")
+
+const SCAN_IDS = ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b', '00000000-0000-4000-8000-00000000000c', '00000000-0000-4000-8000-00000000000d', '00000000-0000-4000-8000-00000000000e'];
+
+function scanOf(o: { version?: number; blueprint?: string; after?: string; limit?: number } = {}) {
+  return store.scan({ project: 'myblog', version: o.version ?? 1, blueprint: o.blueprint ?? 'article', definition, after: o.after, limit: o.limit ?? 100 });
+}
+
+test('scan pages through one blueprint of one version in id order, with each item\'s stamp; deleted items are not scanned', async () => {
+  // written out of id order, with neighbours that must not show: another version, another blueprint, a longer blueprint name, another project
+  const order = [3, 0, 4, 1, 2];
+  await store.apply(order.map((k, i) => put(100 + i, `t${k}`, { id: SCAN_IDS[k] })));
+  await store.apply([
+    put(200, 'other version', { id: SCAN_IDS[0], version: 2 }),
+    put(201, 'other blueprint', { id: SCAN_IDS[0], blueprint: 'articlex' }),
+    put(202, 'longer name', { id: SCAN_IDS[0], blueprint: 'article_x' }),
+    put(203, 'other project', { id: SCAN_IDS[0], project: 'myblog_x' }),
+  ]);
+  const first = await scanOf({ limit: 2 });
+  assert.deepEqual(first.map((s) => [s.id, s.stamp]), [[SCAN_IDS[0], 101], [SCAN_IDS[1], 103]]);
+  assert.deepEqual(first[0]!.item, { id: SCAN_IDS[0], project_version: 1, title: 't0' });
+  const second = await scanOf({ limit: 2, after: first[1]!.id });
+  assert.deepEqual(second.map((s) => [s.id, s.stamp]), [[SCAN_IDS[2], 104], [SCAN_IDS[3], 100]]);
+  const third = await scanOf({ limit: 2, after: second[1]!.id });
+  assert.deepEqual(third.map((s) => [s.id, s.stamp]), [[SCAN_IDS[4], 102]]);
+  assert.deepEqual(await scanOf({ limit: 2, after: SCAN_IDS[4] }), []);
+  // a cursor that is not an item's id starts after it all the same
+  assert.deepEqual((await scanOf({ after: '00000000-0000-4000-8000-00000000000b0' })).map((s) => s.id), SCAN_IDS.slice(2));
+
+  await store.apply([del(300, { id: SCAN_IDS[1], versions: [1, 2] }), put(301, 'rewritten', { id: SCAN_IDS[2] })]);
+  const all = await scanOf();
+  assert.deepEqual(all.map((s) => [s.id, s.stamp, s.item['title']]), [[SCAN_IDS[0], 101, 't0'], [SCAN_IDS[2], 301, 'rewritten'], [SCAN_IDS[3], 100, 't3'], [SCAN_IDS[4], 102, 't4']]);
+  assert.deepEqual((await scanOf({ version: 2 })).map((s) => [s.id, s.stamp]), [[SCAN_IDS[0], 200]]);
+  assert.deepEqual(await scanOf({ version: 3 }), []);
+});
+
+test('scan gives each item as a client would send it for that version: its id and version, null fields left out, geometry as GeoJSON', async () => {
+  const w = put(10, 'x', { id: SCAN_IDS[0], version: 2 });
+  w.item = { id: SCAN_IDS[0], project_version: 1, title: null, place: { type: 'Point', coordinates: [4.9, 52.3] }, links: null };
+  await store.apply([w]);
+  const [scanned] = await scanOf({ version: 2 });
+  assert.deepEqual(scanned!.item, { id: SCAN_IDS[0], project_version: 2, place: { type: 'Point', coordinates: [4.9, 52.3] } });
+  assert.deepEqual(itemProblems(definition, scanned!.item), {});
+});
+
+test('retire clears one version\'s items and stamps, leaves the other versions and projects, and is harmless twice', async () => {
+  let stamp = 1;
+  for (const version of [1, 2, 10]) await store.apply([put(stamp++, `v${version}`, { version }), put(stamp++, 'other', { version, project: 'myblog_x' })]);
+  await store.apply([del(stamp++, { id: SCAN_IDS[0], versions: [1, 2, 10] })]);
+  const before = (await store.entries()).map(([k]) => k);
+  await store.retire('myblog', 1);
+  const after = (await store.entries()).map(([k]) => k);
+  const gone = before.filter((k) => !after.includes(k));
+  assert.deepEqual(gone.sort(), [itemKey('myblog', 1, 'article', ID), `!stamp/${itemKey('myblog', 1, 'article', ID)}`, `!stamp/${itemKey('myblog', 1, 'article', SCAN_IDS[0])}`].sort());
+  assert.equal(await titleOf('myblog', 2), 'v2');
+  assert.equal(await titleOf('myblog', 10), 'v10');
+  assert.equal(await titleOf('myblog_x', 1), 'other');
+  await store.retire('myblog', 1);
+  assert.deepEqual((await store.entries()).map(([k]) => k), after);
+  // activate has nothing to move in LevelDB
+  await store.activate({ project: 'myblog', version: 2, createdAt: new Date().toISOString(), blueprints: { article: definition } });
+  assert.deepEqual((await store.entries()).map(([k]) => k), after);
 });

@@ -7,8 +7,24 @@
 
 const VERSION_WIDTH = 10;
 
+function versionPart(project: string, version: number): string {
+  return `${project}/v${String(version).padStart(VERSION_WIDTH, '0')}/`;
+}
+
 export function itemKey(project: string, version: number, blueprint: string, id: string): string {
-  return `${project}/v${String(version).padStart(VERSION_WIDTH, '0')}/${blueprint}/${id.toLowerCase()}`;
+  return `${versionPart(project, version)}${blueprint}/${id.toLowerCase()}`;
+}
+
+/** The items of one blueprint of one version, in id order ('/' ends the blueprint name, so `a` never reaches into `a_b`). */
+export function blueprintRange(project: string, version: number, blueprint: string): { gte: string; lt: string } {
+  const prefix = `${versionPart(project, version)}${blueprint}/`;
+  return { gte: prefix, lt: `${prefix}\uffff` };
+}
+
+/** Every item of one version. */
+export function versionRange(project: string, version: number): { gte: string; lt: string } {
+  const prefix = versionPart(project, version);
+  return { gte: prefix, lt: `${prefix}\uffff` };
 }
 
 export function projectRange(project: string): { gte: string; lt: string } {
@@ -17,7 +33,13 @@ export function projectRange(project: string): { gte: string; lt: string } {
 
 /** Last stamp applied to an item of one version (a `d` suffix when that write was a delete). */
 export function stampKey(project: string, version: number, blueprint: string, id: string): string {
-  return `!stamp/${project}/v${String(version).padStart(VERSION_WIDTH, '0')}/${blueprint}/${id.toLowerCase()}`;
+  return `!stamp/${itemKey(project, version, blueprint, id)}`;
+}
+
+/** The stamps (tombstones too) of one version. */
+export function versionStampRange(project: string, version: number): { gte: string; lt: string } {
+  const prefix = `!stamp/${versionPart(project, version)}`;
+  return { gte: prefix, lt: `${prefix}\uffff` };
 }
 
 export function stampRange(project: string): { gte: string; lt: string } {

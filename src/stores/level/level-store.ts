@@ -1,9 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
-import type { EngineHealth, Snapshot, Store, Write } from '../store.ts';
+import type { Item } from '../../schema/item.ts';
+import type { EngineHealth, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
 import { StoreUnavailableError } from '../store.ts';
 import { serializeItem } from './level-serializer.ts';
-import { HIGHEST_STAMP_KEY, itemKey, projectRange, stampKey, stampRange } from './keys.ts';
+import { blueprintRange, HIGHEST_STAMP_KEY, itemKey, projectRange, stampKey, stampRange, versionRange, versionStampRange } from './keys.ts';
 
 type Batch = Array<{ type: 'put'; key: string; value: string } | { type: 'del'; key: string }>;
 
@@ -81,6 +82,39 @@ export class LevelStore implements Store {
     await db.clear(stampRange(project));
   }
 
+  /**
+   * The blueprint's key range in key order (ids are lowercase UUIDs, so key order is id order),
+   * each item with the stamp kept beside it. Deleted items have no item key, only a tombstone
+   * stamp, so they are never scanned. Null columns (and null links) are left out, as in the other engines.
+   */
+  async scan(request: ScanRequest): Promise<ScannedItem[]> {
+    const db = this.open_;
+    const { project, version, blueprint } = request;
+    const range = blueprintRange(project, version, blueprint);
+    const bounds = request.after ? { gt: itemKey(project, version, blueprint, request.after), lt: range.lt } : range;
+    const entries = await db.iterator({ ...bounds, limit: request.limit }).all();
+    if (!entries.length) return [];
+    const ids = entries.map(([key]) => key.slice(range.gte.length));
+    const stamps = await db.getMany(ids.map((id) => stampKey(project, version, blueprint, id)));
+    return entries.map(([, value], i) => {
+      const id = ids[i]!;
+      const stamp = stamps[i];
+      // every put writes its stamp in the same batch; a missing one can only come from outside dstore
+      if (stamp === undefined) throw new Error(`LevelDB holds ${itemKey(project, version, blueprint, id)} without its stamp`);
+      return { id, stamp: parseInt(stamp, 10), item: scannedItem(JSON.parse(value) as Item, id, version) };
+    });
+  }
+
+  /** LevelDB has no "latest" pointer: readers name the version in the key. */
+  async activate(_snapshot: Snapshot): Promise<void> {}
+
+  /** Clears the version's items and stamps; other versions' keys sort before or after and stay. */
+  async retire(project: string, version: number): Promise<void> {
+    const db = this.open_;
+    await db.clear(versionRange(project, version));
+    await db.clear(versionStampRange(project, version));
+  }
+
   async close(): Promise<void> {
     if (this.db && this.db.status === 'open') await this.db.close();
   }
@@ -89,4 +123,13 @@ export class LevelStore implements Store {
   async entries(range: { gte?: string; lt?: string } = {}): Promise<Array<[string, string]>> {
     return this.open_.iterator(range).all();
   }
+}
+
+/** The item as a client would send it for that version: its id and version, no null fields. */
+function scannedItem(stored: Item, id: string, version: number): Item {
+  const item: Item = { id, project_version: version };
+  for (const [key, value] of Object.entries(stored)) {
+    if (key !== 'id' && key !== 'project_version' && value !== null && value !== undefined) item[key] = value;
+  }
+  return item;
 }
