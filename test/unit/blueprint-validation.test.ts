@@ -182,3 +182,62 @@ test('a whole working copy: each blueprint checked, problems prefixed by bluepri
   assert.ok(problemsOf(() => normalizeBlueprints(null))['blueprints']);
   assert.deepEqual(normalizeBlueprints({}), {});
 });
+
+test('a column default is kept when it is a valid value of the column (type and validation)', () => {
+  const bp = normalizeBlueprint('t', {
+    columns: {
+      title: { type: 'string', default: 'untitled', validation: { required: true, maxLength: 20 } },
+      views: { type: 'integer', default: 0 },
+      tags: { type: 'string[]', default: [] },
+      at: { type: 'point', default: { type: 'Point', coordinates: [4.9, 52.4] } },
+      meta: { type: 'json', default: { a: [1] } },
+      on: { type: 'boolean', default: false },
+    },
+  });
+  assert.deepEqual(bp.columns['title'], { type: 'string', validation: { required: true, maxLength: 20 }, default: 'untitled' });
+  assert.equal(bp.columns['views']!.default, 0);
+  assert.deepEqual(bp.columns['tags']!.default, []);
+  assert.equal(bp.columns['on']!.default, false);
+  assert.deepEqual(bp.columns['at']!.default, { type: 'Point', coordinates: [4.9, 52.4] });
+});
+
+test('a default that is not a valid value of its column is refused, naming columns.<c>.default', () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ type: 'integer', default: 'zero' }, /must be an integer/],
+    [{ type: 'integer', default: 1.5 }, /must be an integer/],
+    [{ type: 'integer', default: 2 ** 31 }, /must be <= 2147483647/],
+    [{ type: 'string', default: 'much too long', validation: { maxLength: 5 } }, /must NOT have more than 5 characters/],
+    [{ type: 'string', default: 'b', validation: { enum: ['a'] } }, /must be one of \["a"\]/],
+    [{ type: 'date', default: '2021-02-30' }, /real calendar date/],
+    [{ type: 'uuid', default: 'nope' }, /must be a UUID/],
+    [{ type: 'point', default: { type: 'Point', coordinates: [200, 0] } }, /longitude 200/],
+    [{ type: 'string[]', default: 'a' }, /must be of type array/],
+    [{ type: 'string', default: null }, /not null/],
+  ];
+  for (const [column, message] of cases) {
+    const problems = columnProblems('c', column);
+    assert.deepEqual(Object.keys(problems), ['columns.c.default'], JSON.stringify(column));
+    assert.match(problems['columns.c.default']!, message, JSON.stringify(column));
+  }
+});
+
+test('renamed_from must name another valid column; it is kept in the normalized blueprint', () => {
+  const bp = normalizeBlueprint('t', { columns: { headline: { type: 'string', renamed_from: 'title' } } });
+  assert.deepEqual(bp.columns['headline'], { type: 'string', renamed_from: 'title' });
+  const cases: Array<[unknown, RegExp]> = [
+    ['c', /another column than this one/],
+    [5, /name of a column/],
+    [null, /name of a column/],
+    ['1abc', /must match/],
+    ['id', /reserved/],
+    ['_dstore_x', /_dstore/],
+  ];
+  for (const [from, message] of cases) {
+    const problems = columnProblems('c', { type: 'string', renamed_from: from });
+    assert.deepEqual(Object.keys(problems), ['columns.c.renamed_from'], JSON.stringify(from));
+    assert.match(problems['columns.c.renamed_from']!, message, JSON.stringify(from));
+  }
+  // both hints at once, and every problem reported together
+  const both = problemsOf(() => normalizeBlueprint('t', { columns: { c: { type: 'integer', default: 'x', renamed_from: 'c' } } }));
+  assert.deepEqual(Object.keys(both).sort(), ['columns.c.default', 'columns.c.renamed_from']);
+});
