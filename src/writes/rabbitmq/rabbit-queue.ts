@@ -9,6 +9,8 @@
  *   dstore.level           fanout exchange → dstore.level.{WORKER_ID}, one
  *                          durable quorum queue per worker keeping a LevelDB
  *   dstore.deadletter      durable queue of the writes an engine refused
+ *   dstore.copies          durable queue where each LevelDB worker announces
+ *                          its queue (see "Barrier")
  *
  * Publishing. Each write goes to partition hash(project/blueprint/id) mod P,
  * and every write also to dstore.level. The submits of one turn of the event
@@ -102,6 +104,33 @@
  * the API, and publishes a drop message (AMQP type dstore.drop-project) to the
  * LevelDB fan-out: each copy applies the writes before it, drops the project's
  * keys, then goes on. An API-only process (ROLE=api) opens no LevelDB itself.
+ * Retiring a version (DELETE /{project}/_version/{N}) travels the same way:
+ * retireCopies publishes a dstore.retire-version message to the fan-out, each
+ * copy applies the writes before it, calls store.retire(project, N) (retried
+ * until it succeeds), then goes on; it resolves once RabbitMQ confirmed it.
+ *
+ * Barrier. barrier() resolves once every write accepted before it has been
+ * applied (or dead-lettered) by every shared engine and every LevelDB copy, so
+ * a back-fill can scan its source (SPEC §9). It publishes a marker, a batch of
+ * no writes with reply-to, to each of the P partitions and to the fan-out; a
+ * lane answers a batch per store only after everything ahead of it in its
+ * queue is applied, and an empty batch answers too. It waits for P replies per
+ * shared engine (whichever worker holds the partition, also after a hand-over)
+ * and one reply per LevelDB copy. AMQP cannot list the queues bound to the
+ * fan-out, so each worker keeping a copy announces its queue in dstore.copies
+ * whenever it connects (after binding it); the barrier reads that list
+ * (dropping duplicates and deleted queues) and waits for the copies whose
+ * queue has a consumer now. A copy without one (its worker is down) is not
+ * waited for, nor is one whose worker leaves while the barrier waits (checked
+ * every second): nothing can apply that queue now, and when the worker is back
+ * it applies the writes, the marker and whatever follows in queue order, so
+ * its copy converges all the same. A worker that connects while a barrier is
+ * being set up may or may not be counted. Partitions are always waited for
+ * (their writes must be in the shared engines before a scan). Past
+ * barrierTimeoutMs (BARRIER_TIMEOUT_MS, 2 min) it fails with a
+ * BarrierTimeoutError naming the queues still behind (and those nobody reads);
+ * a lost API connection fails it at once (the replies were addressed to the
+ * old channel). Either way the caller tries again; stray markers are harmless.
  */
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
@@ -111,9 +140,10 @@ import { QueueUnavailableError } from '../queue.ts';
 import { BrokerConnection, redact } from './broker-connection.ts';
 import { CoalescingStore } from '../coalescing-store.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
-import { DROP_PROJECT_TYPE, type Reply, type StoredLetter, encodeDrop, encodeReply, encodeWrites } from './message-codec.ts';
+import { CopyRegistry, consumersOf } from './copy-registry.ts';
+import { DROP_PROJECT_TYPE, RETIRE_VERSION_TYPE, type Reply, type StoredLetter, encodeDrop, encodeReply, encodeRetire, encodeWrites } from './message-codec.ts';
 import { NotConfirmedError, Publisher, REPLY_TO, UnroutableError } from './publisher.ts';
-import { Tickets, type Ticket } from './tickets.ts';
+import { Barrier, Tickets, answerer, type Ticket } from './tickets.ts';
 import { affinity, declare, declareWorkQueue, partitionOf, readQueueSettings, topology, workQueueArguments, type Topology } from './topology.ts';
 import { WorkerLane } from './worker-lane.ts';
 
@@ -127,7 +157,17 @@ export interface RabbitQueueOptions {
   prefix?: string;
   partitions?: number;
   workerId?: string;
+  /** How long barrier() waits before it fails (default BARRIER_TIMEOUT_MS). */
+  barrierTimeoutMs?: number;
 }
+
+/** The barrier fails past this: some queue has not reached its marker (an engine down, a partition nobody consumes). */
+export const BARRIER_TIMEOUT_MS = 120_000;
+/** How often a barrier looks whether the LevelDB copies it waits for still have their worker. */
+const BARRIER_WATCH_MS = 1000;
+
+/** barrier() gave up: the queues named have not applied the writes before it. */
+export class BarrierTimeoutError extends QueueUnavailableError {}
 
 /** A confirm that takes longer than this answers 503: RabbitMQ is there but not taking writes. */
 const CONFIRM_TIMEOUT_MS = 10_000;
@@ -201,6 +241,9 @@ export class RabbitQueue implements WriteQueue {
   /** Consumes the work queues, publishes replies and dead letters (worker side); null in an API-only process. */
   private readonly worker: Link | null = null;
   private readonly tickets: Tickets;
+  private readonly barriers = new Set<Barrier>();
+  private readonly barrierTimeoutMs: number;
+  private readonly copies: CopyRegistry;
   private readonly letters: DeadLetterQueue;
   private readonly levelLane: WorkerLane | null = null;
   private readonly partitionLanes: WorkerLane[] = [];
@@ -226,6 +269,8 @@ export class RabbitQueue implements WriteQueue {
     this.shared = options.stores.filter((s) => s.name !== 'level').map((s) => s.name);
     this.toLevel = options.stores.some((s) => s.name === 'level');
     this.perWorker = this.toLevel ? ['level'] : [];
+    this.barrierTimeoutMs = options.barrierTimeoutMs ?? BARRIER_TIMEOUT_MS;
+    this.copies = new CopyRegistry(this.topology.copiesQueue, this.log);
 
     if (options.runWorkers) {
       const lane = {
@@ -234,7 +279,7 @@ export class RabbitQueue implements WriteQueue {
         stopping: () => this.stopped,
         deadLetter: (write: Write, store: StoreName, reason: string, queue: string) => this.letters.add(write, store, reason, queue),
         answer: (origin: string | undefined, replyTo: string, reply: Reply) => {
-          if (origin === this.origin) this.tickets.receive(reply);
+          if (origin === this.origin) this.receive(reply);
           else this.worker?.publisher?.send(replyTo, encodeReply(reply));
         },
       };
@@ -248,13 +293,25 @@ export class RabbitQueue implements WriteQueue {
       this.worker = new Link(options.url, this.connectionName('worker'), (model) => this.workerUp(model), () => {}, this.log);
     }
     this.tickets = new Tickets(this.levelLane ? this.workerId : null);
-    if (options.runApi) this.api = new Link(options.url, this.connectionName('api'), (model) => this.apiUp(model), () => this.tickets.abandonAll(), this.log);
+    if (options.runApi) this.api = new Link(options.url, this.connectionName('api'), (model) => this.apiUp(model), () => this.repliesLost(), this.log);
 
     this.letters = new DeadLetterQueue(this.topology.deadLetterQueue, {
       model: () => (this.api ?? this.worker)!.connection.current,
       publisher: () => this.worker?.usable ?? this.api?.usable ?? null,
       unavailable: () => this.unavailable().message,
     }, this.log);
+  }
+
+  /** A worker's answer: settles the submits and the barriers waiting for it. */
+  private receive(reply: Reply): void {
+    this.tickets.receive(reply);
+    for (const barrier of this.barriers) barrier.receive(reply);
+  }
+
+  /** The channel the replies were addressed to is gone: waiting submits answer now, barriers fail (their caller tries again). */
+  private repliesLost(): void {
+    this.tickets.abandonAll();
+    for (const barrier of this.barriers) barrier.fail(new QueueUnavailableError('the connection to RabbitMQ was lost while waiting for the barrier; try again'));
   }
 
   private connectionName(role: 'api' | 'worker'): string {
@@ -279,6 +336,7 @@ export class RabbitQueue implements WriteQueue {
       await ch.assertExchange(t.writesExchange, 'direct', { durable: true });
       await ch.assertExchange(t.levelExchange, 'fanout', { durable: true });
       await ch.assertQueue(t.deadLetterQueue, { durable: true });
+      await ch.assertQueue(t.copiesQueue, { durable: true });
     });
     if (withPartitions) {
       for (let p = 0; p < t.partitions; p++) {
@@ -292,7 +350,7 @@ export class RabbitQueue implements WriteQueue {
   /** The API declares the partitions too, so writes accepted before any worker started are kept. */
   private async apiUp(model: ChannelModel): Promise<void> {
     await this.declareTopology(model, this.shared.length > 0);
-    await this.api!.openPublisher(model, (reply) => this.tickets.receive(reply), () => this.tickets.abandonAll(), () => this.closing);
+    await this.api!.openPublisher(model, (reply) => this.receive(reply), () => this.repliesLost(), () => this.closing);
   }
 
   private async workerUp(model: ChannelModel): Promise<void> {
@@ -303,6 +361,8 @@ export class RabbitQueue implements WriteQueue {
       await declare(model, (ch) => ch.bindQueue(this.levelLane!.queue, this.topology.levelExchange, ''));
     }
     await link.openPublisher(model, null, () => {}, () => this.closing);
+    // announced after the queue is bound, so a barrier that knows the copy finds its marker there
+    if (this.levelLane) await this.copies.announce(link.publisher!, { worker: this.workerId, queue: this.levelLane.queue });
     const recycle = (reason: string) => link.connection.recycle(model, reason);
     if (this.levelLane) await this.levelLane.attach(model, {}, recycle);
     for (let p = 0; p < this.partitionLanes.length; p++) {
@@ -447,15 +507,110 @@ export class RabbitQueue implements WriteQueue {
 
   /** Every LevelDB copy drops the project in order with its writes: a persistent, confirmed message on the fan-out. */
   async dropCopies(project: string, versions: readonly number[]): Promise<void> {
+    await this.publishToCopies(DROP_PROJECT_TYPE, encodeDrop({ project, versions: [...versions] }), 'the project drop');
+  }
+
+  /** Every LevelDB copy drops one retired version in order with its writes, as dropCopies does for a project. */
+  async retireCopies(project: string, version: number): Promise<void> {
+    await this.publishToCopies(RETIRE_VERSION_TYPE, encodeRetire({ project, version }), `the retirement of version ${version} of ${project}`);
+  }
+
+  /** Resolves once RabbitMQ confirmed the control message (persistent, on the fan-out); no copy bound means nothing to do. */
+  private async publishToCopies(type: string, body: Buffer, what: string): Promise<void> {
     if (!this.toLevel) return;
     const usable = this.api?.usable;
     if (this.closing || !usable) throw this.unavailable();
     try {
-      await usable.publish(this.topology.levelExchange, '', encodeDrop({ project, versions: [...versions] }), { messageId: randomUUID(), type: DROP_PROJECT_TYPE, mandatory: true });
+      await usable.publish(this.topology.levelExchange, '', body, { messageId: randomUUID(), type, mandatory: true });
     } catch (err) {
-      if (err instanceof UnroutableError) return; // no LevelDB copy exists yet: nothing to drop
-      throw new QueueUnavailableError(`the project drop was not confirmed by RabbitMQ: ${(err as Error).message}`);
+      if (err instanceof UnroutableError) return; // no LevelDB copy exists yet
+      throw new QueueUnavailableError(`${what} was not confirmed by RabbitMQ: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Publishes a marker (a batch of no writes, with reply-to) to every
+   * partition and to the LevelDB fan-out, and resolves once every shared
+   * engine answered it on every partition and every LevelDB copy that has a
+   * worker answered it: each queue answers a batch only after everything ahead
+   * of it is applied (see "Barrier" above).
+   */
+  async barrier(): Promise<void> {
+    if (!this.shared.length && !this.toLevel) return;
+    const publisher = this.api?.usable;
+    const model = this.api?.connection.current;
+    if (this.closing || !publisher || !model) throw this.unavailable();
+    const id = `barrier ${randomUUID()}`;
+    const barrier = new Barrier();
+    const markers: Array<{ exchange: string; key: string; messageId: string }> = [];
+    if (this.shared.length) {
+      for (let p = 0; p < this.topology.partitions; p++) {
+        const messageId = `${id} p${p}`;
+        for (const store of this.shared) barrier.expect(messageId, answerer(store, ''), this.topology.partitionQueue(p));
+        markers.push({ exchange: this.topology.writesExchange, key: String(p), messageId });
+      }
+    }
+    const copyQueues = new Set<string>();
+    if (this.toLevel) {
+      const messageId = `${id} level`;
+      for (const copy of await this.copies.list(model)) {
+        if (!copy.consumers) {
+          this.log(`queue: barrier: not waiting for ${copy.queue}: no worker reads it now (its copy applies the writes in order when the worker is back)`);
+          continue;
+        }
+        barrier.expect(messageId, answerer('level', copy.worker), copy.queue);
+        copyQueues.add(copy.queue);
+      }
+      markers.push({ exchange: this.topology.levelExchange, key: '', messageId });
+    }
+    this.barriers.add(barrier);
+    let timer: NodeJS.Timeout | undefined;
+    let watch: NodeJS.Timeout | undefined;
+    try {
+      const published = await Promise.allSettled(
+        markers.map((m) => publisher.publish(m.exchange, m.key, encodeWrites([]), { messageId: m.messageId, mandatory: true, replyTo: REPLY_TO, headers: { 'x-dstore-origin': this.origin } })),
+      );
+      published.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') return;
+        // the fan-out reached no queue: no LevelDB copy exists, none to wait for
+        if (outcome.reason instanceof UnroutableError && markers[i]!.exchange === this.topology.levelExchange) for (const q of copyQueues) barrier.forget(q);
+        else throw new QueueUnavailableError(`the barrier was not confirmed by RabbitMQ: ${(outcome.reason as Error).message}`);
+      });
+      barrier.armed();
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.barrierTimeoutMs)));
+      let watching = false;
+      watch = setInterval(() => {
+        if (watching) return;
+        watching = true;
+        void this.forgetDeparted(barrier, model, copyQueues).finally(() => (watching = false));
+      }, BARRIER_WATCH_MS);
+      const outcome = await Promise.race([barrier.passed.then(() => 'passed' as const), timeout]);
+      if (outcome === 'timeout') throw await this.barrierTimedOut(barrier, model);
+    } finally {
+      clearTimeout(timer);
+      clearInterval(watch);
+      this.barriers.delete(barrier);
+    }
+  }
+
+  /** A LevelDB copy whose worker left (or whose queue was deleted) will not answer now: stop waiting for it. */
+  private async forgetDeparted(barrier: Barrier, model: ChannelModel, copyQueues: ReadonlySet<string>): Promise<void> {
+    for (const queue of barrier.pending().keys()) {
+      if (!copyQueues.has(queue)) continue;
+      const consumers = await consumersOf(model, queue).catch(() => undefined);
+      if (consumers !== 0 && consumers !== null) continue;
+      this.log(`queue: barrier: no longer waiting for ${queue}: its worker left (its copy applies the writes in order when the worker is back)`);
+      barrier.forget(queue);
+    }
+  }
+
+  private async barrierTimedOut(barrier: Barrier, model: ChannelModel): Promise<BarrierTimeoutError> {
+    const queues: string[] = [];
+    for (const [queue, owing] of barrier.pending()) {
+      const consumers = await consumersOf(model, queue).catch(() => undefined);
+      queues.push(`${queue} (${owing.map((o) => o.replace(/^level@.*/, 'level')).join(', ')}${consumers === 0 ? '; no worker reads it' : ''})`);
+    }
+    return new BarrierTimeoutError(`the writes accepted before the barrier were not all applied within ${this.barrierTimeoutMs / 1000} s; still behind: ${queues.join(', ')}`);
   }
 
   async deadLetters(): Promise<DeadLetter[]> {
@@ -508,6 +663,7 @@ export class RabbitQueue implements WriteQueue {
     if (outcome === 'late') this.log('queue: handing the batches still being applied back to RabbitMQ');
     this.stopped = true;
     this.tickets.abandonAll();
+    for (const barrier of this.barriers) barrier.fail(new QueueUnavailableError('dstore is shutting down'));
     await Promise.all(lanes.map((l) => l.detach()));
     await Promise.all(this.links.map((l) => l.connection.close()));
     this.log(`queue: disconnected from ${redact(this.url)}`);
