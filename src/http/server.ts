@@ -3,6 +3,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { WriteQueue } from '../writes/queue.ts';
 import type { EngineControl } from './engines.ts';
 import { Errors } from './errors.ts';
+import { deeperThan, MAX_BODY_DEPTH } from '../schema/limits.ts';
 import { blueprintRoutes } from './routes/blueprints.ts';
 import { versionRoutes } from './routes/versions.ts';
 import { itemRoutes } from './routes/items.ts';
@@ -34,11 +35,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch (err) {
-      done(Errors.bodyNotJson((err as Error).message));
+      return done(Errors.bodyNotJson((err as Error).message));
     }
+    // Before any route touches it: every recursive walk (ajv, JSON.stringify, the engines' parsers) stays within this.
+    if (deeperThan(parsed, MAX_BODY_DEPTH)) return done(Errors.bodyTooDeep(MAX_BODY_DEPTH));
+    done(null, parsed);
   });
 
   app.setErrorHandler((err, req, reply) => {

@@ -2,6 +2,8 @@ import type { ValidateFunction } from 'ajv';
 import { columnSchema, type Blueprint, type Problems } from './blueprint.ts';
 import { describeAjvError, sharedAjv } from './ajv.ts';
 import { isUuid } from './identifiers.ts';
+import { COLUMN_TYPES } from './column-types.ts';
+import { stringProblem, valueLimitProblem } from './limits.ts';
 
 /** One record as clients send it and as LevelDB keeps it. */
 export interface Item {
@@ -14,6 +16,8 @@ export interface Item {
 interface CompiledColumn {
   name: string;
   required: boolean;
+  /** `json` and `json[]`: numbers are kept as sent, so integers must be exact in a 64-bit float. */
+  exactIntegers: boolean;
   validate: ValidateFunction;
 }
 
@@ -25,6 +29,7 @@ function columnsOf(blueprint: Blueprint): CompiledColumn[] {
     columns = Object.entries(blueprint.columns).map(([name, column]) => ({
       name,
       required: column.validation?.required === true,
+      exactIntegers: COLUMN_TYPES.get(column.type)?.keywords === 'json',
       validate: sharedAjv.compile(columnSchema(column)),
     }));
     compiled.set(blueprint, columns);
@@ -32,8 +37,33 @@ function columnsOf(blueprint: Blueprint): CompiledColumn[] {
   return columns;
 }
 
+/** Records a problem as an own member even for `__proto__`, which plain assignment would swallow. */
+function note(problems: Problems, field: string, problem: string): void {
+  Object.defineProperty(problems, field, { value: problem, enumerable: true, writable: true, configurable: true });
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * What no engine can hold, for each member of the item (its key or its value), before ajv runs:
+ * members named here get no other check.
+ */
+function limitProblems(columns: CompiledColumn[], input: Record<string, unknown>): Problems {
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const problems: Problems = {};
+  for (const key of Object.keys(input)) {
+    const keyProblem = stringProblem(key);
+    if (keyProblem) {
+      note(problems, key, `is a member name that ${keyProblem}`);
+      continue;
+    }
+    const column = byName.get(key);
+    const problem = valueLimitProblem(input[key], { exactIntegers: column?.exactIntegers ?? false });
+    if (problem) note(problems, key, problem);
+  }
+  return problems;
 }
 
 /**
@@ -42,34 +72,40 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export function itemProblems(blueprint: Blueprint, input: unknown): Problems {
   if (!isObject(input)) return { item: 'must be a JSON object' };
-  const problems: Problems = {};
-  if (input['id'] === undefined || input['id'] === null) problems['id'] = 'is required';
-  else if (!isUuid(input['id'])) problems['id'] = 'must be a UUID';
-  const version = input['project_version'];
-  if (version === undefined || version === null) problems['project_version'] = 'is required: the number of an existing snapshot';
-  else if (!Number.isInteger(version) || (version as number) < 1) problems['project_version'] = 'must be a positive integer';
+  const columns = columnsOf(blueprint);
+  const problems = limitProblems(columns, input);
+  const unchecked = (field: string) => !Object.hasOwn(problems, field);
+  if (unchecked('id')) {
+    if (input['id'] === undefined || input['id'] === null) note(problems, 'id', 'is required');
+    else if (!isUuid(input['id'])) note(problems, 'id', 'must be a UUID');
+  }
+  if (unchecked('project_version')) {
+    const version = input['project_version'];
+    if (version === undefined || version === null) note(problems, 'project_version', 'is required: the number of an existing snapshot');
+    else if (!Number.isInteger(version) || (version as number) < 1) note(problems, 'project_version', 'must be a positive integer');
+  }
   const links = input['links'];
-  if (links !== undefined && links !== null) {
-    if (!Array.isArray(links)) problems['links'] = 'must be an array of UUIDs';
+  if (unchecked('links') && links !== undefined && links !== null) {
+    if (!Array.isArray(links)) note(problems, 'links', 'must be an array of UUIDs');
     else {
       const bad = links.findIndex((l) => !isUuid(l));
-      if (bad >= 0) problems['links'] = `element ${bad} must be a UUID`;
+      if (bad >= 0) note(problems, 'links', `element ${bad} must be a UUID`);
     }
   }
-  const columns = columnsOf(blueprint);
   for (const column of columns) {
+    if (!unchecked(column.name)) continue;
     const value = input[column.name];
     if (value === undefined || value === null) {
-      if (column.required) problems[column.name] = 'is required';
+      if (column.required) note(problems, column.name, 'is required');
       continue;
     }
     if (!column.validate(value)) {
-      problems[column.name] = [...new Set((column.validate.errors ?? []).map(describeAjvError))].join('; ');
+      note(problems, column.name, [...new Set((column.validate.errors ?? []).map(describeAjvError))].join('; '));
     }
   }
   for (const key of Object.keys(input)) {
-    if (key !== 'id' && key !== 'project_version' && key !== 'links' && !Object.hasOwn(blueprint.columns, key)) {
-      problems[key] = 'is not a column of this blueprint';
+    if (unchecked(key) && key !== 'id' && key !== 'project_version' && key !== 'links' && !Object.hasOwn(blueprint.columns, key)) {
+      note(problems, key, 'is not a column of this blueprint');
     }
   }
   return problems;

@@ -1,0 +1,109 @@
+/**
+ * Values no engine may choke on (SPEC §4): checked on every value of every column type
+ * before ajv or any serializer sees it. Every walk here uses an explicit stack, never
+ * recursion, so a value nested a million levels deep is refused, not a stack overflow.
+ */
+
+/** Arrays/objects a column value may nest: `[[1]]` has 2 levels, a scalar 0; 32 levels are accepted, 33 refused. */
+export const MAX_VALUE_DEPTH = 32;
+
+/** Arrays/objects a whole request body may nest: a bulk PUT (array, item, 32-level value) or a blueprint fit well under it. */
+export const MAX_BODY_DEPTH = 64;
+
+/** The largest integer a 64-bit float holds exactly together with its neighbours (2^53 − 1). */
+export const MAX_EXACT_INTEGER = Number.MAX_SAFE_INTEGER;
+
+export interface ValueLimits {
+  /** Refuse integral numbers beyond ±(2^53 − 1): for `json` values, whose numbers engines keep as sent. */
+  exactIntegers: boolean;
+}
+
+interface Frame {
+  value: unknown;
+  depth: number;
+  parent: Frame | null;
+  key: string | number | null;
+}
+
+// Code units, no `u` flag: a lone surrogate is only visible this way.
+const BAD_CHAR = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** What is wrong with a string no engine can hold (U+0000, an unpaired surrogate), with its character index, or null. */
+export function stringProblem(text: string): string | null {
+  const m = BAD_CHAR.exec(text);
+  if (!m) return null;
+  const unit = text.charCodeAt(m.index);
+  if (unit === 0) return `contains U+0000 at character ${m.index}`;
+  return `contains an unpaired UTF-16 surrogate U+${unit.toString(16).toUpperCase()} at character ${m.index}`;
+}
+
+function escapeToken(key: string | number): string {
+  return String(key).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** The JSON pointer of a frame inside its column value ("" for the value itself). */
+function pointerOf(frame: Frame): string {
+  const tokens: string[] = [];
+  for (let f: Frame | null = frame; f && f.key !== null; f = f.parent) tokens.push(escapeToken(f.key));
+  return tokens.length ? `/${tokens.reverse().join('/')}` : '';
+}
+
+/** Why a number cannot be stored as sent, as a phrase after "a number", or null. */
+function numberProblem(n: number, limits: ValueLimits): string | null {
+  if (!Number.isFinite(n)) return `beyond the range of a 64-bit float (it parsed as ${n}), which no engine can store`;
+  if (limits.exactIntegers && Number.isInteger(n) && !Number.isSafeInteger(n)) {
+    return `that is an integer beyond ±${MAX_EXACT_INTEGER} (2^53 − 1), which would not be stored exactly as sent; send it as a string`;
+  }
+  return null;
+}
+
+/**
+ * The first thing in one column value that no engine can hold, in words with its JSON pointer
+ * inside the value, or null: a bad string or object key, nesting deeper than MAX_VALUE_DEPTH, a number that is not finite
+ * (or, with `exactIntegers`, an integer a 64-bit float does not keep exactly).
+ */
+export function valueLimitProblem(value: unknown, limits: ValueLimits): string | null {
+  const stack: Frame[] = [{ value, depth: 0, parent: null, key: null }];
+  while (stack.length) {
+    const frame = stack.pop()!;
+    const v = frame.value;
+    if (typeof v === 'string') {
+      const problem = stringProblem(v);
+      if (problem) return frame.key === null ? problem : `holds a string at ${pointerOf(frame)} that ${problem}`;
+      continue;
+    }
+    if (typeof v === 'number') {
+      const problem = numberProblem(v, limits);
+      if (problem) return frame.key === null ? `is a number ${problem}` : `holds a number at ${pointerOf(frame)} ${problem}`;
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    const depth = frame.depth + 1;
+    if (depth > MAX_VALUE_DEPTH) return `is nested deeper than ${MAX_VALUE_DEPTH} levels of arrays and objects (level ${depth} at ${pointerOf(frame)})`;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], depth, parent: frame, key: i });
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (const key of keys) {
+      const problem = stringProblem(key);
+      if (problem) return `has an object key ${JSON.stringify(key)}${frame.key === null ? '' : ` in the object at ${pointerOf(frame)}`} that ${problem}`;
+    }
+    for (let i = keys.length - 1; i >= 0; i--) stack.push({ value: (v as Record<string, unknown>)[keys[i]!], depth, parent: frame, key: keys[i]! });
+  }
+  return null;
+}
+
+/** Whether a parsed JSON document nests arrays/objects deeper than `max` levels (a scalar is 0 levels); stops at the first too deep. */
+export function deeperThan(document: unknown, max: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value: document, depth: 0 }];
+  while (stack.length) {
+    const { value, depth } = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
+    }
+  }
+  return false;
+}
