@@ -11,6 +11,8 @@ export interface Config {
   queuePath: string;
   bodyLimit: number;
   writeTimeoutMs: number;
+  /** Items per second per back-fill job; 0 is unlimited (SPEC §9). */
+  backfillRate: number;
   queueConnectionString?: string;
   postgresql?: { host: string; port: number; user?: string; password?: string; database: string };
   elasticsearch?: { url: string; username?: string; password?: string; apiKey?: string };
@@ -59,6 +61,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, roleArg?: strin
     queuePath: env['QUEUE_PATH'] || 'storage/queue',
     bodyLimit: integer(env, 'BODY_LIMIT', 10 * 1024 * 1024, 1024, 2 ** 31 - 1),
     writeTimeoutMs: integer(env, 'WRITE_TIMEOUT_MS', 10_000, 0, 3_600_000),
+    backfillRate: integer(env, 'BACKFILL_RATE', 0, 0, 10_000_000),
   };
 
   const queue = env['QUEUE_CONNECTIONSTRING'];

@@ -4,6 +4,10 @@ import { dropAll, migrateAll } from './catalog/migration.ts';
 import { ConfigError, readConfig, type Config } from './config.ts';
 import type { EngineControl } from './http/engines.ts';
 import { buildApi } from './http/server.ts';
+import { Versioning } from './http/versioning.ts';
+import { backfillRunner } from './jobs/backfill.ts';
+import { Jobs } from './jobs/jobs.ts';
+import { join } from 'node:path';
 import { createStores } from './stores/registry.ts';
 import type { EngineHealth, Store } from './stores/store.ts';
 import { InProcessQueue } from './writes/in-process-queue.ts';
@@ -31,6 +35,15 @@ export function engineControl(stores: readonly Store[], queue: WriteQueue): Engi
     drop: async (project, versions) => {
       await dropAll(shared, project, versions);
       await queue.dropCopies(project, versions);
+    },
+    activate: async (snapshot) => {
+      for (const store of stores) await store.activate(snapshot);
+    },
+    retire: async (project, version) => {
+      // writes accepted before the version was retired land first, so none recreates what is dropped
+      await queue.barrier();
+      for (const store of shared) await store.retire(project, version);
+      await queue.retireCopies(project, version);
     },
     health: async () => Object.fromEntries(await Promise.all(stores.map(async (s) => [s.name, await timedHealth(s)] as const))),
   };
@@ -67,6 +80,7 @@ export async function start(config: Config): Promise<Running> {
   await queue.start();
 
   let app: FastifyInstance | null = null;
+  let runningJobs: Jobs | null = null;
   if (config.role !== 'worker') {
     const catalog = new Catalog(config.projectFilePath);
     try {
@@ -74,12 +88,23 @@ export async function start(config: Config): Promise<Running> {
     } catch (err) {
       throw new ConfigError(`cannot read the catalog at PROJECT_FILE_PATH=${config.projectFilePath}: ${(err as Error).message}`);
     }
-    app = buildApi({ catalog, queue, engines: engineControl(stores, queue), bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log });
+    const jobs = new Jobs(join(config.projectFilePath, '_jobs'), log);
+    try {
+      await jobs.load();
+    } catch (err) {
+      throw new ConfigError(`cannot read the jobs at PROJECT_FILE_PATH=${config.projectFilePath}: ${(err as Error).message}`);
+    }
+    const engines = engineControl(stores, queue);
+    const versioning = new Versioning(catalog, engines, jobs, log);
+    jobs.define('backfill', backfillRunner({ catalog, queue, sources: stores, writeTimeoutMs: config.writeTimeoutMs, rate: config.backfillRate, ready: (p, v) => versioning.ready(p, v) }));
+    runningJobs = jobs;
+    app = buildApi({ catalog, queue, engines, jobs, versioning, bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log });
     try {
       await app.listen({ port: config.port, host: config.host });
     } catch (err) {
       throw new ConfigError(`cannot listen on PORT=${config.port}: ${(err as Error).message}`);
     }
+    jobs.resume();
   }
   log(`dstore ${config.role}: engines ${config.stores.join(', ')}; queue ${queue.kind}${app ? `; listening on ${config.host}:${config.port}` : ''}`);
 
@@ -92,6 +117,8 @@ export async function start(config: Config): Promise<Running> {
         // the HTTP server stops taking requests while the queue finishes or journals the writes in flight,
         // which also answers the requests still waiting for them
         const appClosed = app?.close();
+        // jobs stop at their next step and keep their cursor; they resume at the next start
+        await runningJobs?.close();
         await queue.close();
         if (app && appClosed) {
           // connections kept alive after their answer would hold close() until their keep-alive timeout

@@ -16,11 +16,24 @@ import { readJson, writeJsonAtomic } from './json-files.ts';
 export interface ProjectRecord {
   name: string;
   createdAt: string;
+  /** Every announced snapshot, retired ones too (the catalog keeps them for history). */
   versions: number[];
+  /** Lifecycle of each version (SPEC §9); a version absent here is ready (catalogs written before schema evolution). */
+  states?: Record<string, VersionState>;
+}
+
+/** backfilling: written to, not yet "latest"; ready: complete; retired: dropped from the engines, kept here for history. */
+export type VersionState = 'backfilling' | 'ready' | 'retired';
+
+export interface SnapshotOptions {
+  /** Refuses the snapshot before any engine is touched (SPEC §9 checks at snapshot time): throws. */
+  check?: (previous: Snapshot | undefined, next: Snapshot) => void;
+  /** The state the new version is announced in (default ready). */
+  stateOf?: (next: Snapshot) => VersionState;
 }
 
 export class CatalogError extends Error {
-  constructor(readonly kind: 'project-not-found' | 'blueprint-not-found' | 'version-not-found' | 'busy' | 'empty', message: string) {
+  constructor(readonly kind: 'project-not-found' | 'blueprint-not-found' | 'version-not-found' | 'busy' | 'in-use' | 'empty', message: string) {
     super(message);
   }
 }
@@ -33,6 +46,10 @@ interface ProjectState {
   record: ProjectRecord;
   working: Blueprints;
   snapshots: Map<number, Snapshot>;
+}
+
+function stateIn(record: ProjectRecord, version: number): VersionState {
+  return record.states?.[version] ?? 'ready';
 }
 
 export class Catalog {
@@ -87,22 +104,49 @@ export class Catalog {
     return this.projects.has(project);
   }
 
-  project(project: string): { name: string; createdAt: string; versions: number[]; project_version: number | null; blueprints: Blueprints } {
+  project(project: string): { name: string; createdAt: string; versions: number[]; retired: number[]; project_version: number | null; blueprints: Blueprints } {
     const s = this.state(project);
-    return { name: project, createdAt: s.record.createdAt, versions: [...s.record.versions], project_version: this.latest(project), blueprints: s.working };
+    return { name: project, createdAt: s.record.createdAt, versions: this.versions(project), retired: this.retired(project), project_version: this.latest(project), blueprints: s.working };
   }
 
+  /** The live versions: announced and not retired. */
   versions(project: string): number[] {
-    return [...this.state(project).record.versions];
+    const s = this.state(project);
+    return s.record.versions.filter((v) => stateIn(s.record, v) !== 'retired');
   }
 
+  retired(project: string): number[] {
+    const s = this.state(project);
+    return s.record.versions.filter((v) => stateIn(s.record, v) === 'retired');
+  }
+
+  /** Whether the snapshot exists (retired ones too: a write naming one is told so). */
   hasVersion(project: string, version: number): boolean {
     return this.state(project).snapshots.has(version);
   }
 
+  versionState(project: string, version: number): VersionState {
+    const s = this.state(project);
+    if (!s.snapshots.has(version)) throw new CatalogError('version-not-found', `project "${project}" has no snapshot ${version}`);
+    return stateIn(s.record, version);
+  }
+
+  /** The latest ready version: what "latest" readers see (SPEC §9). */
   latest(project: string): number | null {
-    const v = this.state(project).record.versions;
-    return v.length ? v[v.length - 1]! : null;
+    const s = this.state(project);
+    const ready = s.record.versions.filter((v) => stateIn(s.record, v) === 'ready');
+    return ready.length ? ready[ready.length - 1]! : null;
+  }
+
+  /** Records a version's new state (backfilling → ready, or → retired). */
+  setVersionState(project: string, version: number, state: VersionState): Promise<void> {
+    return this.serially(project, async () => {
+      const s = this.state(project);
+      if (!s.snapshots.has(version)) throw new CatalogError('version-not-found', `project "${project}" has no snapshot ${version}`);
+      const record = { ...s.record, states: { ...s.record.states, [version]: state } };
+      await writeJsonAtomic(join(this.dir(project), 'project.json'), record);
+      s.record = record;
+    });
   }
 
   working(project: string): Blueprints {
@@ -123,11 +167,12 @@ export class Catalog {
     return snap;
   }
 
-  /** Every announced version whose snapshot holds the blueprint, with its frozen definition. */
+  /** Every live version whose snapshot holds the blueprint, with its frozen definition. */
   versionsHolding(project: string, blueprint: string): Array<{ version: number; definition: Blueprint }> {
     const s = this.state(project);
     const out: Array<{ version: number; definition: Blueprint }> = [];
     for (const v of s.record.versions) {
+      if (stateIn(s.record, v) === 'retired') continue;
       const blueprints = s.snapshots.get(v)!.blueprints;
       const def = Object.hasOwn(blueprints, blueprint) ? blueprints[blueprint] : undefined;
       if (def) out.push({ version: v, definition: def });
@@ -182,7 +227,7 @@ export class Catalog {
    * (written to project.json) only after `migrate` succeeded on every engine;
    * a second snapshot of the same project while one runs is refused.
    */
-  async createSnapshot(project: string, migrate: MigrateSnapshot): Promise<Snapshot> {
+  async createSnapshot(project: string, migrate: MigrateSnapshot, options: SnapshotOptions = {}): Promise<Snapshot> {
     const s = this.state(project);
     if (this.busy.has(project)) throw new CatalogError('busy', `a snapshot or drop of project "${project}" is already in progress`);
     if (!Object.keys(s.working).length) throw new CatalogError('empty', `project "${project}" has no blueprints to snapshot`);
@@ -190,9 +235,11 @@ export class Catalog {
     try {
       const last = s.record.versions.length ? s.record.versions[s.record.versions.length - 1]! : 0;
       const snapshot: Snapshot = { project, version: last + 1, createdAt: new Date().toISOString(), blueprints: structuredClone(s.working) };
+      options.check?.(last ? s.snapshots.get(last) : undefined, snapshot);
       await migrate(snapshot);
       await writeJsonAtomic(this.snapshotPath(project, snapshot.version), snapshot);
-      const record = { ...s.record, versions: [...s.record.versions, snapshot.version] };
+      const state = options.stateOf?.(snapshot) ?? 'ready';
+      const record = { ...s.record, versions: [...s.record.versions, snapshot.version], states: { ...s.record.states, [snapshot.version]: state } };
       await writeJsonAtomic(join(this.dir(project), 'project.json'), record);
       s.record = record;
       s.snapshots.set(snapshot.version, snapshot);
@@ -200,6 +247,21 @@ export class Catalog {
     } finally {
       this.busy.delete(project);
     }
+  }
+
+  /**
+   * Retires a version: recorded first, so no write lands in it any more, then
+   * dropped from the engines by `drop` (run again on a second call, so a drop
+   * that failed half-way is finished by retrying). The latest ready version
+   * cannot be retired: readers of "latest" point at it.
+   */
+  async retireVersion(project: string, version: number, drop: (version: number) => Promise<void>): Promise<void> {
+    const state = this.versionState(project, version);
+    if (state !== 'retired') {
+      if (this.latest(project) === version) throw new CatalogError('in-use', `version ${version} of "${project}" is its latest ready version: snapshot and back-fill a newer one before retiring it`);
+      await this.setVersionState(project, version, 'retired');
+    }
+    await drop(version);
   }
 
   /** Drops the project from every engine, then from the catalog. */
@@ -214,6 +276,11 @@ export class Catalog {
     } finally {
       this.busy.delete(project);
     }
+  }
+
+  /** Every snapshot of a project, retired ones too, by version (the walk of a copy passes through them all). */
+  snapshotsOf(project: string): ReadonlyMap<number, Snapshot> {
+    return this.state(project).snapshots;
   }
 
   private async ensure(project: string): Promise<ProjectState> {

@@ -11,7 +11,8 @@ export function toApiError(err: unknown, bodyLimit: number): ApiError {
   if (err instanceof BlueprintError) return Errors.blueprintInvalid(err.blueprint, err.problems);
   if (err instanceof CatalogError) {
     switch (err.kind) {
-      case 'busy': return Errors.conflict(err.message);
+      case 'busy':
+      case 'in-use': return Errors.conflict(err.message);
       case 'empty': return new ApiError('DSTORE_NO_BLUEPRINTS', 400, err.message);
       default: return new ApiError(`DSTORE_${err.kind.toUpperCase().replace(/-/g, '_')}`, 404, err.message);
     }

@@ -1,5 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Catalog } from '../catalog/catalog.ts';
+import type { Jobs } from '../jobs/jobs.ts';
+import type { Versioning } from './versioning.ts';
+import { jobRoutes } from './routes/jobs.ts';
 import type { WriteQueue } from '../writes/queue.ts';
 import type { EngineControl } from './engines.ts';
 import { Errors } from './errors.ts';
@@ -14,6 +17,8 @@ export interface ApiDeps {
   catalog: Catalog;
   queue: WriteQueue;
   engines: EngineControl;
+  jobs: Jobs;
+  versioning: Versioning;
   bodyLimit: number;
   writeTimeoutMs: number;
   log?: (msg: string) => void;
@@ -60,6 +65,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   void app.register(versionRoutes);
   void app.register(itemRoutes);
   void app.register(operationRoutes);
+  void app.register(jobRoutes);
   return app;
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { normalizeBlueprint, normalizeBlueprints } from '../../schema/blueprint.ts';
 import { Errors } from '../errors.ts';
+import { waitsForBackfill } from './versions.ts';
 import { checkBlueprintName, checkProjectName, parseVersion } from '../problems.ts';
 
 type ProjectParams = { project: string };
@@ -8,7 +9,7 @@ type BlueprintParams = { project: string; blueprint: string };
 
 /** The working copy and frozen blueprints (SPEC §2, §3). */
 export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
-  const { catalog, engines } = app.deps;
+  const { catalog, engines, jobs, versioning } = app.deps;
 
   app.put<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', async (req) => {
     const { project, blueprint } = req.params;
@@ -64,9 +65,10 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     const blueprints = normalizeBlueprints(req.body);
     // refuse before replacing: a 400 must not leave the working copy emptied (or an empty project created)
     if (!Object.keys(blueprints).length) throw Errors.noBlueprints(project);
+    const wait = waitsForBackfill(req);
     await catalog.replaceWorking(project, blueprints);
-    const snapshot = await catalog.createSnapshot(project, (s) => engines.migrate(s));
-    return reply.status(200).send({ project_version: snapshot.version, versions: catalog.versions(project), blueprints: snapshot.blueprints });
+    const { snapshot, backfill } = await versioning.create(project, wait);
+    return reply.status(200).send({ project_version: snapshot.version, versions: catalog.versions(project), blueprints: snapshot.blueprints, ...(backfill ? { backfill } : {}) });
   });
 
   app.get<{ Params: ProjectParams }>('/:project', async (req) => {
@@ -77,10 +79,11 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
   app.delete<{ Params: ProjectParams }>('/:project', async (req, reply) => {
     checkProjectName(req.params.project);
     await catalog.dropProject(req.params.project, (p, versions) => engines.drop(p, versions));
+    await jobs.forget(req.params.project);
     return reply.status(204).send();
   });
 
   app.get('/_project', async () => ({
-    projects: catalog.listProjects().map((name) => ({ name, project_version: catalog.latest(name), versions: catalog.versions(name) })),
+    projects: catalog.listProjects().map((name) => ({ name, project_version: catalog.latest(name), versions: catalog.versions(name), retired: catalog.retired(name) })),
   }));
 }

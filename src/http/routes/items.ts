@@ -5,6 +5,7 @@ import { isUuid } from '../../schema/identifiers.ts';
 import { itemProblems, type Item } from '../../schema/item.ts';
 import type { ItemDelete, ItemPut, Write } from '../../stores/store.ts';
 import { nextStamp } from '../../writes/stamps.ts';
+import { copyItem } from '../../evolution/copy.ts';
 import type { SubmitResult } from '../../writes/queue.ts';
 import { ApiError, Errors } from '../errors.ts';
 import { checkBlueprintName, checkProjectName } from '../problems.ts';
@@ -16,8 +17,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Checks an item against the snapshot it names and turns it into a write; throws the error a single PUT answers with. */
-function prepareItem(catalog: Catalog, project: string, blueprint: string, body: unknown, pathId?: string): ItemPut {
+/**
+ * Checks an item against the snapshot it names and turns it into writes: one
+ * for that version and a copy for every other live version holding the
+ * blueprint (SPEC §9), all with one stamp; throws the error a single PUT
+ * answers with (a copy that does not fit names its version and field).
+ */
+function prepareItem(catalog: Catalog, project: string, blueprint: string, body: unknown, pathId?: string): ItemPut[] {
   if (!isObject(body)) throw Errors.bodyShape('a JSON object (the item)');
   if (pathId !== undefined && body['id'] !== undefined && body['id'] !== null) {
     if (typeof body['id'] !== 'string' || body['id'].toLowerCase() !== pathId.toLowerCase()) throw Errors.idMismatch(pathId, body['id']);
@@ -25,6 +31,7 @@ function prepareItem(catalog: Catalog, project: string, blueprint: string, body:
   const version = body['project_version'];
   if (version === undefined || version === null) throw Errors.versionMissing();
   if (!Number.isInteger(version) || !catalog.hasVersion(project, version as number)) throw Errors.versionUnknown(project, version);
+  if (catalog.versionState(project, version as number) === 'retired') throw Errors.versionRetired(project, version as number);
   const frozen = catalog.snapshot(project, version as number).blueprints;
   const definition = Object.hasOwn(frozen, blueprint) ? frozen[blueprint] : undefined;
   if (!definition) throw Errors.blueprintNotFound(project, blueprint, version as number);
@@ -33,7 +40,18 @@ function prepareItem(catalog: Catalog, project: string, blueprint: string, body:
   const sent = body['id'] as string;
   const id = sent.toLowerCase();
   const item = (id === sent ? body : { ...body, id }) as Item;
-  return { op: 'put', project, version: version as number, blueprint, definition, id, stamp: nextStamp(), item };
+  const stamp = nextStamp();
+  const writes: ItemPut[] = [{ op: 'put', project, version: version as number, blueprint, definition, id, stamp, item }];
+  const copyProblems: Problems = {};
+  const snapshots = (v: number) => catalog.snapshot(project, v).blueprints;
+  for (const target of catalog.versionsHolding(project, blueprint)) {
+    if (target.version === version) continue;
+    const copy = copyItem(snapshots, blueprint, item, version as number, target.version);
+    if (copy.ok) writes.push({ op: 'put', project, version: target.version, blueprint, definition: target.definition, id, stamp, item: copy.item });
+    else if ('problems' in copy) for (const [field, what] of Object.entries(copy.problems)) copyProblems[`v${target.version}.${field}`] = what;
+  }
+  if (Object.keys(copyProblems).length) throw Errors.copyInvalid(copyProblems);
+  return writes;
 }
 
 function wantsAsync(req: FastifyRequest): boolean {
@@ -77,8 +95,8 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
     checkTarget(catalog, project, blueprint);
     if (!isUuid(id)) throw Errors.idNotUuid(id);
     if (req.body === undefined) throw Errors.bodyMissing('an item: { "id": …, "project_version": N, … }');
-    const write = prepareItem(catalog, project, blueprint, req.body, id);
-    return submit(req, reply, [write], 200, { id: write.id, project_version: write.version });
+    const writes = prepareItem(catalog, project, blueprint, req.body, id);
+    return submit(req, reply, writes, 200, { id: writes[0]!.id, project_version: writes[0]!.version });
   });
 
   app.delete<{ Params: ItemParams }>('/:project/:blueprint/:id', async (req, reply) => {
@@ -98,7 +116,7 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
     req.body.forEach((body: unknown, i: number) => {
       const label = isObject(body) && typeof body['id'] === 'string' && body['id'] ? body['id'] : `[${i}]`;
       try {
-        writes.push(prepareItem(catalog, project, blueprint, body));
+        writes.push(...prepareItem(catalog, project, blueprint, body));
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         invalid++;
@@ -107,7 +125,7 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
       }
     });
     if (invalid) throw Errors.itemsInvalid(invalid, problems);
-    return submit(req, reply, writes, 200, { count: writes.length });
+    return submit(req, reply, writes, 200, { count: req.body.length });
   });
 
   app.delete<{ Params: BlueprintParams }>('/:project/:blueprint', async (req, reply) => {
