@@ -1,15 +1,40 @@
 import type { FastifyInstance } from 'fastify';
 import { isUuid } from '../../schema/identifiers.ts';
+import type { EngineHealth, StoreName } from '../../stores/store.ts';
+import type { LaneHealth } from '../../writes/queue.ts';
 import { Errors } from '../errors.ts';
+
+interface EngineStatus {
+  status: 'up' | 'down' | 'stuck';
+  reason?: string;
+  oldest_pending_ms?: number;
+}
+
+/**
+ * What /_health says of one engine: its own probe, corrected by what the queue
+ * sees. An engine whose oldest pending write is older than twice WRITE_TIMEOUT_MS
+ * is "stuck" (SPEC §6), and one the queue cannot write to (disk full) is down
+ * even when it answers a probe.
+ */
+function engineStatus(health: EngineHealth, lane: LaneHealth | undefined, writeTimeoutMs: number): EngineStatus {
+  if (lane && lane.pending > 0 && lane.oldestPendingMs > 2 * writeTimeoutMs) {
+    const why = lane.down ?? (health.status === 'up' ? 'the engine answers probes but has not applied it' : health.reason);
+    return { status: 'stuck', oldest_pending_ms: lane.oldestPendingMs, reason: `its oldest pending write waits for ${lane.oldestPendingMs} ms (over twice WRITE_TIMEOUT_MS=${writeTimeoutMs}): ${why}` };
+  }
+  if (health.status === 'up' && lane?.down) return { status: 'down', reason: lane.down };
+  return health;
+}
 
 /** Health and the dead-letter queue (SPEC §2). */
 export async function operationRoutes(app: FastifyInstance): Promise<void> {
-  const { queue, engines } = app.deps;
+  const { queue, engines, writeTimeoutMs } = app.deps;
 
   app.get('/_health', async (_req, reply) => {
-    const [engineHealth, queueHealth] = await Promise.all([engines.health(), queue.health()]);
-    const up = queueHealth.status === 'up' && Object.values(engineHealth).every((e) => e.status === 'up');
-    return reply.status(up ? 200 : 503).send({ status: up ? 'up' : 'down', engines: engineHealth, queue: { kind: queue.kind, ...queueHealth } });
+    const [engineHealth, { engines: lanes, ...queueHealth }] = await Promise.all([engines.health(), queue.health()]);
+    const shown: Record<string, EngineStatus> = {};
+    for (const [name, health] of Object.entries(engineHealth)) shown[name] = engineStatus(health, lanes?.[name as StoreName], writeTimeoutMs);
+    const up = queueHealth.status === 'up' && Object.values(shown).every((e) => e.status === 'up');
+    return reply.status(up ? 200 : 503).send({ status: up ? 'up' : 'down', engines: shown, queue: { kind: queue.kind, ...queueHealth } });
   });
 
   app.get('/_deadletter', async () => {

@@ -2,9 +2,15 @@ import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import type { Item } from '../../schema/item.ts';
 import type { EngineHealth, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
-import { StoreUnavailableError } from '../store.ts';
+import { StoreTimeoutError, StoreUnavailableError } from '../store.ts';
 import { serializeItem } from './level-serializer.ts';
 import { blueprintRange, HIGHEST_STAMP_KEY, itemKey, projectRange, stampKey, stampRange, versionRange, versionStampRange } from './keys.ts';
+
+/** A LevelDB batch that takes longer than this counts as unanswered (writes/applier.ts probes and decides). */
+const BATCH_TIMEOUT_MS = 30_000;
+
+/** Failures of the disk or the database, not of an item: "engine down", retried once the database is reopened. */
+const STORAGE_FAILURE = /no space|ENOSPC|EIO\b|EROFS|EDQUOT|IO error|I\/O error|corrupt|not open|closed|read-only file system|LEVEL_(IO_ERROR|CORRUPTION|DATABASE_NOT_OPEN)/i;
 
 type Batch = Array<{ type: 'put'; key: string; value: string } | { type: 'del'; key: string }>;
 
@@ -14,6 +20,8 @@ export class LevelStore implements Store {
   private db: ClassicLevel<string, string> | null = null;
   /** The highest stamp ever applied to this database (kept in the database too). */
   private highest = -1;
+  /** Why the last write failed for the disk's sake: LevelDB refuses every write after a failed log write until it is reopened. */
+  private broken: string | null = null;
 
   constructor(private readonly path: string) {}
 
@@ -31,6 +39,7 @@ export class LevelStore implements Store {
   }
 
   async health(): Promise<EngineHealth> {
+    if (this.broken) return { status: 'down', reason: this.broken };
     return this.db?.status === 'open' ? { status: 'up' } : { status: 'down', reason: `database at ${this.path} is ${this.db?.status ?? 'not opened'}` };
   }
 
@@ -39,8 +48,40 @@ export class LevelStore implements Store {
 
   async abandon(_project: string, _version: number): Promise<void> {}
 
+  /** Reopens a database a storage failure left refusing writes; while that fails, the engine is down. */
+  private async writable(): Promise<ClassicLevel<string, string>> {
+    if (this.broken) {
+      await this.db?.close().catch(() => {});
+      try {
+        await this.open();
+      } catch (err) {
+        throw new StoreUnavailableError('level', `${this.broken}; reopening ${this.path} failed: ${(err as Error).message}`, { cause: err });
+      }
+      this.broken = null;
+    }
+    return this.open_;
+  }
+
+  /** Runs one database call with a timeout; a storage failure marks the database for reopening and is "engine down". */
+  private async storage<T>(call: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new StoreTimeoutError('level', `${what} at ${this.path}: no answer within ${BATCH_TIMEOUT_MS} ms`)), BATCH_TIMEOUT_MS)));
+    try {
+      return await Promise.race([call, late]);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      const e = err as { code?: string; message?: string; cause?: { message?: string } };
+      const text = `${e.code ?? ''} ${e.message ?? ''} ${e.cause?.message ?? ''}`;
+      if (!STORAGE_FAILURE.test(text)) throw err;
+      this.broken = `${what} at ${this.path} failed: ${[e.message, e.cause?.message].filter(Boolean).join(': ')}`;
+      throw new StoreUnavailableError('level', this.broken, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async apply(writes: readonly Write[]): Promise<void> {
-    const db = this.open_;
+    const db = await this.writable();
     // Stamps are kept per item and version: a put names one version, a delete every version that holds the blueprint.
     // A write stamped above every stamp this database ever applied is newer than its item's last write by
     // definition; only the others (replays, writes from a slower clock) need the item's stamp read.
@@ -50,7 +91,7 @@ export class LevelStore implements Store {
     for (const w of writes) if (w.stamp <= this.highest) for (const v of targets(w)) doubtful.add(stampKey(w.project, v, w.blueprint, w.id));
     if (doubtful.size) {
       const keys = [...doubtful];
-      const current = await db.getMany(keys);
+      const current = await this.storage(db.getMany(keys), 'reading stamps');
       keys.forEach((k, i) => stamps.set(k, current[i] === undefined ? -1 : parseInt(current[i]!, 10)));
     }
     const batch: Batch = [];
@@ -72,7 +113,7 @@ export class LevelStore implements Store {
     }
     if (!batch.length) return;
     if (highest > this.highest) batch.push({ type: 'put', key: HIGHEST_STAMP_KEY, value: String(highest) });
-    await db.batch(batch);
+    await this.storage(db.batch(batch), `a batch of ${batch.length} operations`);
     this.highest = Math.max(this.highest, highest);
   }
 
