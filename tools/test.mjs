@@ -5,7 +5,7 @@
 // A suite whose engine cannot be reached fails; nothing is skipped.
 //   node tools/test.mjs            everything
 //   node tools/test.mjs --unit     unit and HTTP tests only (no servers needed)
-//   node tools/test.mjs --suite postgresql|rabbitmq|elasticsearch|embedded|unit
+//   node tools/test.mjs --suite postgresql|evolution|rabbitmq|elasticsearch|embedded|unit
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -129,12 +129,12 @@ async function main() {
     results.push({ name: 'typecheck (tsc --noEmit)', pass: tsc.status === 0 ? 1 : 0, fail: tsc.status === 0 ? 0 : 1 });
   }
   if (want('unit')) await suite('unit', [...files('test/unit', '.test.ts'), ...files('test/http', '.test.ts')]);
-  if (want('embedded')) await suite('embedded', files('test/integration', 'embedded.int.test.ts'));
+  if (want('embedded')) await suite('embedded', [...files('test/integration', 'embedded.int.test.ts'), ...files('test/integration', 'evolution.int.test.ts')], { STORES: 'level', POSTGRESQL_HOST: '', ELASTICSEARCH_HOST: '', QUEUE_CONNECTIONSTRING: '' });
 
   // The search engines take a while to start: boot the first one while the other suites run.
   let engineList = [];
   let firstEngine = null;
-  if ((want('elasticsearch') || want('rabbitmq')) && !process.env.ELASTICSEARCH_HOST) {
+  if ((want('elasticsearch') || want('rabbitmq') || want('evolution')) && !process.env.ELASTICSEARCH_HOST) {
     const { SEARCH_ENGINES, startSearchEngine } = await import('./engines/search-engines.mjs');
     engineList = (process.env.DSTORE_TEST_SEARCH_ENGINES?.split(',') ?? SEARCH_ENGINES.map((e) => e.name)).map((name) => ({ name, start: () => startSearchEngine(name, { log }) }));
     if (engineList.length) firstEngine = engineList[0].start().catch((err) => err);
@@ -145,15 +145,20 @@ async function main() {
     await ensureRabbitmq();
     await suite('postgresql', [...files('test/integration', 'postgresql.int.test.ts'), ...files('test/integration', 'outage.int.test.ts')], { ...PG, QUEUE_CONNECTIONSTRING: AMQP });
   }
+  // the all-engine suites write through PostgreSQL and the first search engine too
+  const firstSearchHost = async () => {
+    if (process.env.ELASTICSEARCH_HOST) return process.env.ELASTICSEARCH_HOST;
+    const engine = firstEngine && (await firstEngine);
+    return engine && !(engine instanceof Error) ? engine.url : '';
+  };
+  if (want('evolution')) {
+    await ensurePostgresql();
+    await suite('evolution (PostgreSQL, the first search engine, LevelDB)', files('test/integration', 'evolution.int.test.ts'), { ...PG, ELASTICSEARCH_HOST: await firstSearchHost() });
+  }
   if (want('rabbitmq')) {
     await ensureRabbitmq();
     await ensurePostgresql();
-    // the all-engine tests of this suite write through PostgreSQL and the first search engine too
-    let searchHost = process.env.ELASTICSEARCH_HOST || '';
-    if (!searchHost && firstEngine) {
-      const engine = await firstEngine;
-      if (!(engine instanceof Error)) searchHost = engine.url;
-    }
+    const searchHost = await firstSearchHost();
     await suite('rabbitmq', files('test/integration', 'rabbitmq.int.test.ts'), { QUEUE_CONNECTIONSTRING: AMQP, ...PG, ELASTICSEARCH_HOST: searchHost });
   }
   if (!want('elasticsearch') && firstEngine) {
