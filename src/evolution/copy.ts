@@ -36,7 +36,7 @@ function apply(columns: Map<string, Carried>, ops: readonly StepOp[]): void {
         break;
       case 'add':
         // a default is shared by every copy: each gets its own
-        columns.set(op.column, op.default === undefined ? { value: undefined, sourceless: true } : { value: structuredClone(op.default) });
+        columns.set(op.column, op.default === undefined ? { value: undefined, sourceless: true } : { value: typeof op.default === 'object' ? structuredClone(op.default) : op.default });
         break;
     }
   }
