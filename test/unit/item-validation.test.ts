@@ -364,3 +364,130 @@ test('polygons the search engines cannot index are refused up front: no area, re
   assert.match(problem([[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], [[5, 5], [6, 5], [6, 6], [5, 6], [5, 5]]]), /not inside the outer ring/);
   assert.equal(problem([[[0, 0], [4, 0], [4, 4], [0, 4], [0, 0]], [[1, 1], [2, 1], [2, 2], [1, 2], [1, 1]]]), '');
 });
+
+// Values no engine may choke on (SPEC §4), reached before ajv for every column type.
+const HOSTILE_STRINGS: Array<[string, string, RegExp]> = [
+  ['U+0000', 'a\u0000b', /contains U\+0000 at character 1/],
+  ['a lone high surrogate', '\ud800', /unpaired UTF-16 surrogate U\+D800/],
+  ['a lone low surrogate', 'x\udfff', /unpaired UTF-16 surrogate U\+DFFF/],
+];
+
+/** A value of the column's type carrying `s` somewhere a string can be. */
+function carrying(type: string, s: string): unknown {
+  if (type.startsWith('json')) return type.endsWith('[]') ? [{ deep: [s] }] : { deep: { list: [1, s] } };
+  if (/^(point|linestring|polygon)/.test(type)) return { type: s, coordinates: [] };
+  return type.endsWith('[]') ? [s] : s;
+}
+
+test('U+0000 and unpaired surrogates are refused in every column type, naming the field and where in the value', () => {
+  const columns = Object.fromEntries(COLUMN_TYPE_NAMES.map((t, i) => [`c${i}`, { type: t }]));
+  const bp = normalizeBlueprint('all', { columns });
+  for (const [what, s, expected] of HOSTILE_STRINGS) {
+    COLUMN_TYPE_NAMES.forEach((type, i) => {
+      const problems = itemProblems(bp, item({ [`c${i}`]: carrying(type, s) }));
+      assert.deepEqual(Object.keys(problems), [`c${i}`], `${what} in ${type}`);
+      assert.match(problems[`c${i}`]!, expected, `${what} in ${type}`);
+    });
+  }
+  const json = itemProblems(bp, item({ [`c${COLUMN_TYPE_NAMES.indexOf('json')}`]: { deep: { list: [1, 'a\u0000'] } } }));
+  assert.match(Object.values(json)[0]!, /^holds a string at \/deep\/list\/1 that contains U\+0000/);
+});
+
+test('a key with U+0000 or a lone surrogate is refused: in a json value, in the item itself (unknown member), and in GeoJSON', () => {
+  const bp = normalizeBlueprint('t', { columns: { data: { type: 'json' }, where: { type: 'point' } } });
+  assert.match(itemProblems(bp, item({ data: { ok: { 'bad\u0000key': 1 } } }))['data']!, /object key "bad\\u0000key" in the object at \/ok that contains U\+0000/);
+  assert.match(itemProblems(bp, item({ data: { '\udc00': 1 } }))['data']!, /object key "\\udc00" that contains an unpaired UTF-16 surrogate/);
+  assert.match(itemProblems(bp, item({ where: { type: 'Point', coordinates: [1, 2], 'x\u0000': 1 } }))['where']!, /object key/);
+  const own = itemProblems(bp, item({ 'title\u0000': 'x' }));
+  assert.deepEqual(Object.keys(own), ['title\u0000']);
+  assert.match(own['title\u0000']!, /is a member name that contains U\+0000 at character 5/);
+});
+
+test('id and links get the limits too', () => {
+  const bp = normalizeBlueprint('t', { columns: { title: { type: 'string' } } });
+  assert.match(itemProblems(bp, { id: `${ID}\u0000`, project_version: 1 })['id']!, /U\+0000/);
+  assert.match(itemProblems(bp, item({ links: [U1, '\ud800'] }))['links']!, /holds a string at \/1 that contains an unpaired UTF-16 surrogate/);
+  assert.match(itemProblems(bp, item({ links: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]] }))['links']!, /deeper than 32/);
+});
+
+test('a valid surrogate pair is accepted in every string column and in json keys', () => {
+  const bp = normalizeBlueprint('t', { columns: { s: { type: 'string' }, t: { type: 'text[]' }, data: { type: 'json' } } });
+  assert.deepEqual(itemProblems(bp, item({ s: '\ud83d\ude00', t: ['smile \ud83d\ude00'], data: { '\ud83d\ude00': ['\ud83d\ude00'] } })), {});
+});
+
+/** `levels` arrays inside each other around a 1. */
+function nested(levels: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < levels; i++) v = [v];
+  return v;
+}
+
+test('json values: 32 levels accepted, 33 refused; the same for json[] and for any column', () => {
+  const bp = normalizeBlueprint('t', { columns: { data: { type: 'json' }, many: { type: 'json[]' }, tags: { type: 'string[]' } } });
+  assert.deepEqual(itemProblems(bp, item({ data: nested(32) })), {});
+  assert.deepEqual(itemProblems(bp, item({ many: nested(32) })), {});
+  assert.match(itemProblems(bp, item({ data: nested(33) }))['data']!, /nested deeper than 32 levels of arrays and objects \(level 33 at \/0/);
+  assert.match(itemProblems(bp, item({ many: nested(33) }))['many']!, /deeper than 32/);
+  assert.match(itemProblems(bp, item({ tags: nested(33) }))['tags']!, /deeper than 32/, 'the limit comes before the type check');
+  const tenThousand = JSON.parse(`{"data": ${'['.repeat(10_000)}${']'.repeat(10_000)}}`);
+  assert.match(itemProblems(bp, item(tenThousand))['data']!, /deeper than 32/);
+});
+
+test('numbers: ±1e400 refused everywhere; in json values integers beyond ±(2^53 − 1) are refused, 2^53 − 1 is kept', () => {
+  const bp = normalizeBlueprint('t', { columns: { data: { type: 'json' }, many: { type: 'json[]' }, ratio: { type: 'float' }, count: { type: 'integer' } } });
+  const parsed = (text: string) => JSON.parse(`{"id": "${ID}", "project_version": 1, ${text}}`);
+  assert.match(itemProblems(bp, parsed('"data": {"n": 1e400}'))['data']!, /holds a number at \/n beyond the range of a 64-bit float \(it parsed as Infinity\)/);
+  assert.match(itemProblems(bp, parsed('"data": -1e400'))['data']!, /is a number beyond the range .*-Infinity/);
+  assert.match(itemProblems(bp, parsed('"ratio": -1e400'))['ratio']!, /-Infinity/);
+  assert.match(itemProblems(bp, parsed('"count": 1e400'))['count']!, /Infinity/);
+  assert.deepEqual(itemProblems(bp, parsed('"data": {"n": 9007199254740991, "m": -9007199254740991}')), {});
+  assert.match(itemProblems(bp, parsed('"data": {"n": 9007199254740993}'))['data']!, /at \/n that is an integer beyond ±9007199254740991/);
+  assert.match(itemProblems(bp, parsed('"data": [9007199254740992]'))['data']!, /integer beyond/);
+  assert.match(itemProblems(bp, parsed('"many": [{"n": 12345678901234567890}]'))['many']!, /at \/0\/n that is an integer beyond/);
+  assert.match(itemProblems(bp, parsed('"project_version": 1e400'.replace('"project_version"', '"data": 1, "x"')))['x']!, /Infinity/, 'an unknown member with Infinity');
+  assert.deepEqual(itemProblems(bp, parsed('"data": {"f": 0.1, "e": 1.5e-300}')), {});
+});
+
+test('__proto__ as an item member is refused like any unknown member (plain assignment would drop the problem)', () => {
+  const bp = normalizeBlueprint('t', { columns: { title: { type: 'string' } } });
+  const problems = itemProblems(bp, JSON.parse(`{"id": "${ID}", "project_version": 1, "__proto__": {"a": 1}}`));
+  assert.deepEqual(Object.keys(problems), ['__proto__']);
+  assert.equal(JSON.stringify(problems), '{"__proto__":"is not a column of this blueprint"}');
+  assert.deepEqual(Object.keys(itemProblems(bp, JSON.parse(`{"id": "${ID}", "project_version": 1, "__proto__": "\\u0000"}`))), ['__proto__']);
+});
+
+test('patterns run in linear time: ^(a+)+$ against 28 × a and ! answers at once (RegExp backtracks for seconds)', () => {
+  const bp = normalizeBlueprint('t', { columns: { s: { type: 'string', validation: { pattern: '^(a+)+$' } }, data: { type: 'json', validation: { properties: { k: { type: 'string', pattern: '(x+x+)+y' } } } } } });
+  const started = performance.now();
+  assert.match(itemProblems(bp, item({ s: `${'a'.repeat(28)}!`, data: { k: 'x'.repeat(5000) } }))['s']!, /must match pattern/);
+  assert.ok(performance.now() - started < 100, `took ${performance.now() - started} ms`);
+  assert.deepEqual(itemProblems(bp, item({ s: 'a'.repeat(28) })), {});
+  assert.deepEqual(Object.keys(itemProblems(bp, item({ data: { k: 'x'.repeat(5000) } }))), ['data']);
+});
+
+test('patterns keep JavaScript syntax and meaning: escapes, classes, anchors, named groups, \\u escapes', () => {
+  const bp = normalizeBlueprint('t', { columns: {
+    code: { type: 'string', validation: { pattern: '^\\d{3}-[A-Z]{2}$' } },
+    word: { type: 'string', validation: { pattern: '\\bcat\\b' } },
+    accent: { type: 'string', validation: { pattern: '^caf\\u00e9$' } },
+    named: { type: 'string', validation: { pattern: '^(?<year>\\d{4})/\\d{2}$' } },
+    letters: { type: 'string', validation: { pattern: '^\\p{L}+$' } },
+  } });
+  assert.deepEqual(itemProblems(bp, item({ code: '123-AB', word: 'a cat sat', accent: 'café', named: '2024/01', letters: 'ünï' })), {});
+  assert.deepEqual(Object.keys(itemProblems(bp, item({ code: '123-AB\n', word: 'concatenate', accent: 'cafe', named: '24/01', letters: 'a1' }))).sort(), ['accent', 'code', 'letters', 'named', 'word']);
+});
+
+test('a pattern RE2 cannot run (backreference, lookaround) is refused by the blueprint, naming the column and why', () => {
+  for (const pattern of ['(a)\\1', '(?=a)b', '(?!a)b', '(?<=a)b', '(?<!a)b']) {
+    assert.throws(() => normalizeBlueprint('t', { columns: { s: { type: 'string', validation: { pattern } } } }), (err: Error & { problems?: Record<string, string> }) => {
+      assert.deepEqual(Object.keys(err.problems ?? {}), ['columns.s.validation'], pattern);
+      assert.match(err.problems!['columns.s.validation']!, /linear time \(RE2 syntax, no backreferences or lookaround\)/, pattern);
+      assert.ok(err.problems!['columns.s.validation']!.includes(JSON.stringify(pattern)), pattern);
+      return true;
+    });
+  }
+  assert.throws(() => normalizeBlueprint('t', { columns: { data: { type: 'json', validation: { properties: { k: { pattern: '(a)\\1' } } } } } }), (err: Error & { problems?: Record<string, string> }) => {
+    assert.match(err.problems?.['columns.data.validation'] ?? '', /linear time/, 'a pattern nested in a json schema too');
+    return true;
+  });
+});
