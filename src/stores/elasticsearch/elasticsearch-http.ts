@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { StoreUnavailableError } from '../store.ts';
+import { StoreTimeoutError, StoreUnavailableError } from '../store.ts';
 
 /** Where the engine is and how to sign in (SPEC §7: ELASTICSEARCH_HOST may carry user:pass@). */
 export interface ElasticsearchConfig {
@@ -15,8 +15,12 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   /** Statuses that are answers, not errors (e.g. 404 for "does it exist?"). */
   accept?: readonly number[];
+  /** A caller's own deadline (probes): passing it means "down". Without it REQUEST_TIMEOUT_MS applies and ends in EngineTimeoutError. */
   timeoutMs?: number;
 }
+
+/** Every request without its own deadline gets this one, so a request the engine never answers cannot hold a lane forever. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface EngineResponse<T> {
   status: number;
@@ -44,6 +48,13 @@ export class EngineRequestError extends Error {
 /** The engine cannot be used now (unreachable, overloaded, credentials refused); `status` when it answered. */
 export class EngineUnavailableError extends StoreUnavailableError {
   constructor(reason: string, readonly status?: number, options?: { cause?: unknown }) {
+    super('elasticsearch', reason, options);
+  }
+}
+
+/** A request the engine did not answer within REQUEST_TIMEOUT_MS: writes/applier.ts probes health to tell "down" from "this batch". */
+export class EngineTimeoutError extends StoreTimeoutError {
+  constructor(reason: string, options?: { cause?: unknown }) {
     super('elasticsearch', reason, options);
   }
 }
@@ -111,16 +122,24 @@ export class ElasticsearchConnection {
       headers['content-type'] = 'application/json';
     }
     let res;
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+    // one deadline for the whole exchange, headers and body alike
+    const signal = AbortSignal.timeout(timeoutMs);
+    const failed = (err: unknown): Error => {
+      const problem = `${what} at ${this.origin}: ${connectionProblem(err, timeoutMs)}`;
+      if (signal.aborted && options.timeoutMs === undefined) return new EngineTimeoutError(problem, { cause: err });
+      return new EngineUnavailableError(problem, undefined, { cause: err });
+    };
     try {
       res = await this.dispatcher.request({
         method: method as 'GET',
         path: `${this.basePath}${path}${qs ? `?${qs}` : ''}`,
         headers,
         body,
-        signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined,
+        signal,
       });
     } catch (err) {
-      throw new EngineUnavailableError(`${what} at ${this.origin}: ${connectionProblem(err, options.timeoutMs)}`, undefined, { cause: err });
+      throw failed(err);
     }
     let parsed: unknown;
     try {
@@ -130,6 +149,7 @@ export class ElasticsearchConnection {
         parsed = text ? JSON.parse(text) : undefined;
       }
     } catch (err) {
+      if (signal.aborted) throw failed(err);
       if (res.statusCode < 300) throw new EngineUnavailableError(`${what} at ${this.origin}: unreadable answer: ${(err as Error).message}`, res.statusCode, { cause: err });
       parsed = undefined;
     }

@@ -7,11 +7,21 @@
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTDOWN', 'ENETDOWN']);
 
 /** pg reports these without a code when the socket goes away or a pool cannot hand out a client. */
-const NETWORK_MESSAGES = [/connection terminated/i, /timeout exceeded when trying to connect/i, /not queryable/i, /Connection ended/i, /Cannot use a pool after calling end/i];
+const NETWORK_MESSAGES = [/Query read timeout/i, /connection terminated/i, /timeout exceeded when trying to connect/i, /not queryable/i, /Connection ended/i, /Cannot use a pool after calling end/i];
 
-/** SQLSTATEs that mean "later": connection (08), shutdown (57P01..57P03), cancel (57014), resources (53), transaction conflicts (40), auth (28: credentials are configuration, writes must wait, not be dropped). */
+/** SQLSTATEs that mean "later": connection (08), shutdown (57P01..57P03), cancel (57014), resources (53: disk full, "could not extend file"), system errors (58: I/O), transaction conflicts (40), auth (28: credentials are configuration, writes must wait, not be dropped). */
 function transientSqlState(code: string): boolean {
-  return code.startsWith('08') || code.startsWith('53') || code.startsWith('40') || code.startsWith('28') || code === '57P01' || code === '57P02' || code === '57P03' || code === '57014' || code === '3D000';
+  return code.startsWith('08') || code.startsWith('53') || code.startsWith('58') || code.startsWith('40') || code.startsWith('28') || code === '57P01' || code === '57P02' || code === '57P03' || code === '57014' || code === '3D000';
+}
+
+/**
+ * The statement ran out of time: cancelled by the server's statement_timeout
+ * (57014) or given up by the client on a silent server (pg's query_timeout).
+ * Unavailable, but the queue probes health to tell a hung engine from a batch that hangs it.
+ */
+export function isTimeout(err: unknown): boolean {
+  const e = err as PgLikeError | null;
+  return sqlState(err) === '57014' || (typeof e?.message === 'string' && /Query read timeout/i.test(e.message));
 }
 
 interface PgLikeError {

@@ -1,8 +1,9 @@
 import pg from 'pg';
-import type { EngineHealth, Snapshot, Store, Write } from '../store.ts';
+import type { EngineHealth, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
 import { StoreUnavailableError } from '../store.ts';
 import { describe, isUnavailable, isUnreachable, sqlState } from './postgresql-errors.ts';
 import { PostgresqlMigrator } from './postgresql-migrator.ts';
+import { PostgresqlReader } from './postgresql-reader.ts';
 import { ident } from './postgresql-sql.ts';
 import { PostgresqlWriter } from './postgresql-writer.ts';
 
@@ -17,6 +18,9 @@ export interface PostgresqlConfig {
 const POOL_SIZE = 10;
 const CONNECT_TIMEOUT_MS = 5000;
 const HEALTH_TIMEOUT_MS = 1500;
+/** The server cancels a statement running longer (57014); the client gives up on a silent server a little later ("Query read timeout"). */
+const STATEMENT_TIMEOUT_MS = 30_000;
+const QUERY_TIMEOUT_MS = 35_000;
 
 /**
  * PostgreSQL with PostGIS: one schema per project version in the database named
@@ -30,10 +34,12 @@ export class PostgresqlStore implements Store {
   private databaseReady = false;
   private readonly migrator: PostgresqlMigrator;
   private readonly writer: PostgresqlWriter;
+  private readonly reader: PostgresqlReader;
 
   constructor(private readonly config: PostgresqlConfig) {
     this.migrator = new PostgresqlMigrator(() => this.pool);
     this.writer = new PostgresqlWriter(() => this.pool);
+    this.reader = new PostgresqlReader(() => this.pool);
   }
 
   private connection(database: string): pg.ClientConfig {
@@ -44,6 +50,8 @@ export class PostgresqlStore implements Store {
       password: this.config.password,
       database,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
       application_name: 'dstore',
       keepAlive: true,
       // SPEC §4: `yyyy-MM-dd HH:mm:ss` is UTC. Set in the startup packet, so no session of the store
@@ -145,6 +153,21 @@ export class PostgresqlStore implements Store {
   async dropProject(project: string, versions: readonly number[]): Promise<void> {
     await this.ready();
     await this.migrator.dropProject(project, versions);
+  }
+
+  async scan(request: ScanRequest): Promise<ScannedItem[]> {
+    await this.ready();
+    return this.reader.scan(request);
+  }
+
+  async activate(snapshot: Snapshot): Promise<void> {
+    await this.ready();
+    await this.migrator.activate(snapshot);
+  }
+
+  async retire(project: string, version: number): Promise<void> {
+    await this.ready();
+    await this.migrator.retire(project, version);
   }
 
   async close(): Promise<void> {

@@ -23,8 +23,8 @@ import type { Pool, PoolClient } from 'pg';
 import type { Blueprint } from '../../schema/blueprint.ts';
 import type { Item } from '../../schema/item.ts';
 import type { Write } from '../store.ts';
-import { StoreUnavailableError, WriteRejectedError } from '../store.ts';
-import { describe, isMissingTarget, isUnavailable } from './postgresql-errors.ts';
+import { StoreTimeoutError, StoreUnavailableError, WriteRejectedError } from '../store.ts';
+import { describe, isMissingTarget, isTimeout, isUnavailable } from './postgresql-errors.ts';
 import { DELETED_FIELD, serializeDelete, serializePut, STAMP_FIELD, tableShape } from './postgresql-serializer.ts';
 import { ident, qualified, schemaName, STAMPS_TABLE } from './postgresql-sql.ts';
 
@@ -153,7 +153,7 @@ export class PostgresqlWriter {
       if (transaction) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
       if (isUnavailable(err)) {
         broken ??= err as Error;
-        throw new StoreUnavailableError('postgresql', describe(err), { cause: err });
+        throw new (isTimeout(err) ? StoreTimeoutError : StoreUnavailableError)('postgresql', describe(err), { cause: err });
       }
       throw refusal(err, indexes, current);
     } finally {
