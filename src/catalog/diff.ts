@@ -1,4 +1,5 @@
 import type { Blueprints, Column } from '../schema/blueprint.ts';
+import { renamesBetween } from '../evolution/steps.ts';
 
 /** How one blueprint changed between two snapshots: the input of back-fills and cross-version writes to come (SPEC §8). */
 export interface BlueprintDiff {
@@ -6,6 +7,8 @@ export interface BlueprintDiff {
   removed: string[];
   retyped: Array<{ column: string; from: string; to: string }>;
   revalidated: string[];
+  /** Columns fed by `renamed_from` (SPEC §9), present only when there are some; they are not in `added` and `removed`. */
+  renamed?: Array<{ from: string; to: string }>;
   tableRenamed?: { from: string; to: string };
 }
 
@@ -30,15 +33,23 @@ export function diffSnapshots(from: Blueprints, to: Blueprints): SnapshotDiff {
     const a = from[name]!;
     const b = to[name]!;
     const d: BlueprintDiff = { added: [], removed: [], retyped: [], revalidated: [] };
-    for (const c of Object.keys(b.columns)) if (!Object.hasOwn(a.columns, c)) d.added.push(c);
-    for (const [c, col] of Object.entries(a.columns)) {
-      const next = Object.hasOwn(b.columns, c) ? b.columns[c] : undefined;
-      if (!next) d.removed.push(c);
-      else if (next.type !== col.type) d.retyped.push({ column: c, from: col.type, to: next.type });
-      else if (!sameValidation(col, next)) d.revalidated.push(c);
+    const renames = renamesBetween(a, b);
+    const renamed: Array<{ from: string; to: string }> = [];
+    for (const c of Object.keys(b.columns)) {
+      const source = renames.get(c);
+      if (source !== undefined) renamed.push({ from: source, to: c });
+      else if (!Object.hasOwn(a.columns, c)) d.added.push(c);
     }
+    for (const [c, col] of Object.entries(a.columns)) {
+      const newName = Object.hasOwn(b.columns, c) ? c : [...renames].find(([, source]) => source === c)?.[0];
+      const next = newName === undefined ? undefined : b.columns[newName];
+      if (!next) d.removed.push(c);
+      else if (next.type !== col.type) d.retyped.push({ column: newName!, from: col.type, to: next.type });
+      else if (!sameValidation(col, next)) d.revalidated.push(newName!);
+    }
+    if (renamed.length) d.renamed = renamed;
     if (a.postgresql.table !== b.postgresql.table) d.tableRenamed = { from: a.postgresql.table, to: b.postgresql.table };
-    if (d.added.length || d.removed.length || d.retyped.length || d.revalidated.length || d.tableRenamed) diff.changed[name] = d;
+    if (d.added.length || d.removed.length || d.retyped.length || d.revalidated.length || d.renamed || d.tableRenamed) diff.changed[name] = d;
   }
   return diff;
 }

@@ -92,7 +92,7 @@ test('v3 -> v1 backwards: un-retyped, un-renamed, added columns dropped, a requi
 });
 
 test('walking backwards, a dropped column comes back from the default it has in the earlier snapshot', () => {
-  const withDefault = { ...SNAPSHOTS, 1: normalizeBlueprints({ article: { columns: { ...SNAPSHOTS[1]!['article']!.columns, flag: { type: 'boolean', default: false, validation: { required: true } } } } }) };
+  const withDefault: Record<number, Blueprints> = { ...SNAPSHOTS, 1: normalizeBlueprints({ article: { columns: { ...SNAPSHOTS[1]!['article']!.columns, flag: { type: 'boolean', default: false, validation: { required: true } } } } }) };
   const item = copied(copyItem((v) => withDefault[v]!, 'article', { id: ID, project_version: 2, headline: 'Hi', lang: 'en' }, 2, 1));
   assert.deepEqual(item, { id: ID, project_version: 1, title: 'Hi', flag: false });
 });
@@ -122,7 +122,7 @@ test('a copy that does not fit is refused with problems keyed by the target vers
 });
 
 test('a required column of the target that has a source is still required', () => {
-  const required = { ...SNAPSHOTS, 3: normalizeBlueprints({ article: { columns: { ...SNAPSHOTS[3]!['article']!.columns, body: { type: 'text', validation: { required: true } } } } }) };
+  const required: Record<number, Blueprints> = { ...SNAPSHOTS, 3: normalizeBlueprints({ article: { columns: { ...SNAPSHOTS[3]!['article']!.columns, body: { type: 'text', validation: { required: true } } } } }) };
   const p = problems(copyItem((v) => required[v]!, 'article', V1_ITEM, 1, 3));
   assert.deepEqual(p, { body: 'is required' });
 });
