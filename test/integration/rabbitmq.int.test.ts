@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import amqp, { type ChannelModel } from 'amqplib';
 import { ClassicLevel } from 'classic-level';
 import { normalizeBlueprint } from '../../src/schema/blueprint.ts';
-import { itemKey as levelKey, projectRange } from '../../src/stores/level/keys.ts';
+import { itemKey as levelKey, projectRange, stampRange } from '../../src/stores/level/keys.ts';
 import { LevelStore } from '../../src/stores/level/level-store.ts';
 import { WriteRejectedError, type EngineHealth, type ItemPut, type Snapshot, type Store, type Write } from '../../src/stores/store.ts';
-import { RabbitQueue } from '../../src/writes/rabbitmq/rabbit-queue.ts';
+import { BarrierTimeoutError, RabbitQueue } from '../../src/writes/rabbitmq/rabbit-queue.ts';
 import { nextStamp } from '../../src/writes/stamps.ts';
 import { ARTICLE, ARTICLE_BLUEPRINT, ARTICLE_ID, startDstore, type TestDstore } from '../support/harness.ts';
 
@@ -76,9 +76,9 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
   }
 }
 
-/** Every work queue of the prefix is empty, acknowledged messages included (the dead-letter queue aside). */
+/** Every work queue of the prefix is empty, acknowledged messages included (the dead-letter queue and the LevelDB copy registry aside). */
 async function drained(prefix: string): Promise<void> {
-  await waitFor(`the queues of ${prefix} to drain`, async () => [...(await queueDepths(prefix))].every(([name, n]) => n === 0 || name.endsWith('.deadletter')), 90_000, 300);
+  await waitFor(`the queues of ${prefix} to drain`, async () => [...(await queueDepths(prefix))].every(([name, n]) => n === 0 || name.endsWith('.deadletter') || name.endsWith('.copies')), 90_000, 300);
 }
 
 async function deleteTopology(prefix: string): Promise<void> {
@@ -328,6 +328,9 @@ describe('RabbitMQ write queue', () => {
       migrate: async (_s: Snapshot) => {},
       abandon: async () => {},
       dropProject: async () => {},
+      scan: async () => [],
+      activate: async () => {},
+      retire: async () => {},
       close: async () => {},
       apply: async (writes: readonly Write[]) => {
         await new Promise((r) => setTimeout(r, 2));
@@ -443,6 +446,9 @@ describe('RabbitMQ write queue', () => {
       migrate: (s) => level.migrate(s),
       abandon: (p, v) => level.abandon(p, v),
       dropProject: (p, v) => level.dropProject(p, v),
+      scan: (r) => level.scan(r),
+      activate: (s) => level.activate(s),
+      retire: (p, v) => level.retire(p, v),
       close: () => level.close(),
       apply: async (writes) => {
         const reasons = new Map<number, string>();
@@ -610,6 +616,165 @@ describe('RabbitMQ write queue', () => {
         assert.equal((await readCopy(w.levelPath, 'kept')).size, 50, `copy ${w.id} lost the other project`);
       }
       assert.equal(existsSync(join(dir, 'api-level')), false, 'the API process never opened a LevelDB');
+    } finally {
+      await api.stop();
+      for (const w of workers) await w.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('barrier: resolves only once the writes accepted before it are in PostgreSQL and in every LevelDB copy (a locked table, a paused worker)', async () => {
+    const prefix = nextPrefix();
+    const project = uniqueProject('barrier');
+    const env = { ...ENGINES, STORES: 'postgresql,level' };
+    const dir = await mkdtemp(join(tmpdir(), 'dstore-rabbit-barrier-'));
+    const workers = await Promise.all([1, 2].map((n) => spawnWorker(prefix, `barrier-${n}`, join(dir, `w${n}`), env)));
+    const api = await dstoreWith(prefix, 'barrier-api', { ROLE: 'api', ...env });
+    const pg = new (await import('pg')).default.Client({ host: ENGINES.POSTGRESQL_HOST, port: Number(ENGINES.POSTGRESQL_PORT), user: ENGINES.POSTGRESQL_USER, password: ENGINES.POSTGRESQL_PASSWORD || undefined, database: ENGINES.POSTGRESQL_DATABASE });
+    try {
+      const queue = api.running.app!.deps.queue as RabbitQueue;
+      await snapshot(api, project, 'counter', COUNTER_BLUEPRINT);
+      const first = { id: randomUUID(), project_version: 1, n: -1, label: 'before' };
+      assert.equal((await api.request('PUT', `/${project}/counter/${first.id}`, first)).status, 200);
+
+      // PostgreSQL takes no write to the table, and worker 2 (a LevelDB copy and some partitions) stands still
+      await pg.connect();
+      await pg.query('BEGIN');
+      await pg.query(`LOCK TABLE "${project}_v1"."counter" IN EXCLUSIVE MODE`);
+      workers[1]!.child.kill('SIGSTOP');
+      const items = Array.from({ length: 2000 }, (_, n) => ({ id: randomUUID(), project_version: 1, n, label: `barrier ${n}` }));
+      for (let c = 0; c < 4; c++) {
+        const res = await api.request('PUT', `/${project}/counter?async=true`, items.slice(c * 500, c * 500 + 500));
+        assert.equal(res.status, 202, res.text);
+      }
+      let passed = false;
+      const passing = queue.barrier().then(() => (passed = true));
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(passed, false, 'the barrier waits while PostgreSQL cannot apply the writes before it');
+      assert.equal((await pgRows(project, 'counter')).size, 1, 'the writes are still in flight');
+      await pg.query('COMMIT');
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(passed, false, 'the barrier waits while a LevelDB copy has not applied the writes before it');
+      workers[1]!.child.kill('SIGCONT');
+      await waitFor('the barrier', () => passed, 30_000, 20);
+      await passing;
+
+      // at once, with nothing more applied afterwards: every engine holds every write
+      const rows = await pgRows(project, 'counter');
+      await Promise.all(workers.map((w) => w.kill()));
+      assert.deepEqual(rows, new Map([first, ...items].map((i) => [i.id, i.n])), 'PostgreSQL holds every write accepted before the barrier');
+      for (const w of workers) {
+        const copy = await readCopy(w.levelPath, project);
+        assert.equal(copy.size, items.length + 1, `${w.id} holds every write accepted before the barrier`);
+        for (const item of items) assert.deepEqual(JSON.parse(copy.get(levelKey(project, 1, 'counter', item.id)) ?? 'null'), item, `${w.id}: ${item.id}`);
+      }
+    } finally {
+      await pg.end().catch(() => {});
+      for (const w of workers) w.child.kill('SIGCONT');
+      await api.request('DELETE', `/${project}`).catch(() => {});
+      await api.stop();
+      await Promise.all(workers.map((w) => w.kill().catch(() => {})));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('barrier: a LevelDB worker that dies while it waits is not waited for; a partition nobody reads fails it after the timeout, naming the queue', async () => {
+    const prefix = nextPrefix();
+    const dir = await mkdtemp(join(tmpdir(), 'dstore-rabbit-barrier-dead-'));
+    const workers = [await spawnWorker(prefix, 'dead-a', join(dir, 'a')), await spawnWorker(prefix, 'dead-b', join(dir, 'b'))];
+    const api = await dstoreWith(prefix, 'dead-api', { ROLE: 'api' });
+    try {
+      const queue = api.running.app!.deps.queue as RabbitQueue;
+      await snapshot(api, 'myblog', 'article', ARTICLE_BLUEPRINT);
+      assert.equal((await api.request('PUT', `/myblog/article/${ARTICLE_ID}`, ARTICLE)).status, 200);
+      await queue.barrier(); // both copies answer
+
+      workers[1]!.child.kill('SIGSTOP');
+      let passed = false;
+      const passing = queue.barrier().then(() => (passed = true));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(passed, false, 'the barrier waits for the paused copy');
+      await workers[1]!.kill();
+      await waitFor('the barrier once the paused worker died', () => passed, 10_000, 50);
+      await passing;
+      const t0 = Date.now();
+      await queue.barrier();
+      assert.ok(Date.now() - t0 < 1000, 'a copy whose worker is down is not waited for');
+    } finally {
+      await api.stop();
+      for (const w of workers) await w.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    // no worker reads the partitions: the barrier fails after its timeout, naming what is behind
+    const shared: Store = {
+      name: 'postgresql',
+      open: async () => {},
+      health: async (): Promise<EngineHealth> => ({ status: 'up' }),
+      migrate: async () => {},
+      abandon: async () => {},
+      apply: async () => {},
+      dropProject: async () => {},
+      scan: async () => [],
+      activate: async () => {},
+      retire: async () => {},
+      close: async () => {},
+    };
+    const lonely = new RabbitQueue({ url: URL_, stores: [shared], runWorkers: false, runApi: true, log: quiet, prefix: nextPrefix(), workerId: 'lonely', partitions: 2, barrierTimeoutMs: 1500 });
+    await lonely.start();
+    try {
+      const t0 = Date.now();
+      await assert.rejects(lonely.barrier(), (err: Error) => {
+        assert.ok(err instanceof BarrierTimeoutError, err.message);
+        assert.match(err.message, /within 1\.5 s/);
+        assert.match(err.message, /\.partition\.0 \(postgresql; no worker reads it\)/);
+        assert.match(err.message, /\.partition\.1 \(postgresql; no worker reads it\)/);
+        return true;
+      });
+      assert.ok(Date.now() - t0 >= 1400, 'it waited for the timeout');
+    } finally {
+      await lonely.close();
+    }
+  });
+
+  test('retireCopies: every LevelDB copy drops the retired version (items and stamps) after the writes queued before it; other versions stay', async () => {
+    const prefix = nextPrefix();
+    const project = uniqueProject('retire');
+    const dir = await mkdtemp(join(tmpdir(), 'dstore-rabbit-retire-'));
+    const workers = [await spawnWorker(prefix, 'retire-a', join(dir, 'a')), await spawnWorker(prefix, 'retire-b', join(dir, 'b'))];
+    const api = await dstoreWith(prefix, 'retire-api', { ROLE: 'api' });
+    try {
+      const queue = api.running.app!.deps.queue as RabbitQueue;
+      await snapshot(api, project, 'counter', COUNTER_BLUEPRINT);
+      const v2 = await api.request('POST', `/${project}/_version`);
+      assert.ok(v2.status >= 200 && v2.status < 300, v2.text);
+      const ids = (n: number) => Array.from({ length: n }, () => randomUUID());
+      const old = ids(30);
+      const kept = ids(30);
+      assert.equal((await api.request('PUT', `/${project}/counter`, old.map((id, n) => ({ id, project_version: 1, n })))).status, 200);
+      assert.equal((await api.request('PUT', `/${project}/counter`, kept.map((id, n) => ({ id, project_version: 2, n })))).status, 200);
+      // still in flight when the retirement is published: applied before it, so retired with it
+      const late = await api.request('PUT', `/${project}/counter?async=true`, ids(30).map((id, n) => ({ id, project_version: 1, n })));
+      assert.equal(late.status, 202, late.text);
+      await queue.retireCopies(project, 1);
+      await drained(prefix);
+      for (const w of workers) await w.stop();
+      const v1 = `${project}/v${String(1).padStart(10, '0')}/`;
+      const v1Stamps = `!stamp/${v1}`;
+      for (const w of workers) {
+        const db = new ClassicLevel<string, string>(w.levelPath, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+        await db.open();
+        try {
+          const items = await db.keys(projectRange(project)).all();
+          const stamps = await db.keys(stampRange(project)).all();
+          assert.deepEqual(items.filter((k) => k.startsWith(v1)), [], `${w.id} holds no item of the retired version`);
+          assert.deepEqual(stamps.filter((k) => k.startsWith(v1Stamps)), [], `${w.id} holds no stamp of the retired version`);
+          for (const id of kept) assert.ok(items.includes(levelKey(project, 2, 'counter', id)), `${w.id} keeps ${id} of version 2`);
+          assert.ok(stamps.some((k) => k.startsWith(`!stamp/${project}/v${String(2).padStart(10, '0')}/`)), `${w.id} keeps the stamps of version 2`);
+        } finally {
+          await db.close();
+        }
+      }
     } finally {
       await api.stop();
       for (const w of workers) await w.kill();
