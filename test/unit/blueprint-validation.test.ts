@@ -213,6 +213,8 @@ test('a default that is not a valid value of its column is refused, naming colum
     [{ type: 'point', default: { type: 'Point', coordinates: [200, 0] } }, /longitude 200/],
     [{ type: 'string[]', default: 'a' }, /must be of type array/],
     [{ type: 'string', default: null }, /not null/],
+    [{ type: 'string', default: 'a\u0000b' }, /contains U\+0000 at character 1/],
+    [{ type: 'json', default: { n: 2 ** 53 } }, /integer beyond/],
   ];
   for (const [column, message] of cases) {
     const problems = columnProblems('c', column);
