@@ -92,3 +92,64 @@ export function columnDefinitions(definition: Blueprint): string[] {
 export function hasGeometry(definition: Blueprint): boolean {
   return Object.values(definition.columns).some((c) => columnType(c.type).geometry !== undefined);
 }
+
+/**
+ * How a column reads back as the JSON a client sends (the scan of SPEC §9 and §12), by the
+ * column's PostgreSQL type in the column-type table: each SELECT gives JSON, which pg parses.
+ * Geometry comes back as GeoJSON (15 decimals, PostGIS's most), dates as `yyyy-MM-dd` (to_json
+ * never goes through a JavaScript Date), datetimes as ISO 8601 in UTC with `Z`, REAL as its
+ * shortest exact number (its largest kept within the type's bounds), arrays element by element, json as stored.
+ */
+interface ReadBack {
+  select: (column: string) => string;
+  parse?: (value: unknown) => unknown;
+}
+
+const utc = (v: unknown): unknown => (typeof v === 'string' ? v.replace(/\+00(?::00)?$/, 'Z') : v);
+
+/** REAL's largest value prints as 3.4028235e38, just above the float type's `maximum` (the same REAL): bring it back inside. */
+const REAL_MAX = Number(columnType('float').valueSchema['maximum']);
+const real = (v: unknown): unknown => (typeof v === 'number' && Math.abs(v) > REAL_MAX ? Math.sign(v) * REAL_MAX : v);
+
+const READ_BACK: Readonly<Record<string, ReadBack>> = {
+  REAL: { select: (c) => `to_json(${c})`, parse: real },
+  'REAL[]': { select: (c) => `to_json(${c})`, parse: (v) => (Array.isArray(v) ? v.map(real) : v) },
+  geometry: { select: (c) => `ST_AsGeoJSON(${c}, 15, 0)::json` },
+  'TIMESTAMP WITH TIME ZONE': { select: (c) => `to_json(${c})`, parse: utc },
+  'TIMESTAMP WITH TIME ZONE[]': { select: (c) => `to_json(${c})`, parse: (v) => (Array.isArray(v) ? v.map(utc) : v) },
+};
+const AS_JSON: ReadBack = { select: (c) => `to_json(${c})` };
+
+function readBackOf(typeName: string): ReadBack {
+  const type = columnType(typeName);
+  return (type.geometry ? READ_BACK['geometry'] : READ_BACK[type.postgresql]) ?? AS_JSON;
+}
+
+/** What a scan selects from a table aliased `t` (columns as `c0`, `c1`, …) and how it turns a row back into the item. */
+export interface ReadShape {
+  selects: string[];
+  item: (id: string, version: number, row: Record<string, unknown>) => Item;
+}
+
+const readShapes = new WeakMap<Blueprint, ReadShape>();
+
+export function readShape(definition: Blueprint): ReadShape {
+  let shape = readShapes.get(definition);
+  if (shape) return shape;
+  const columns = Object.entries(definition.columns).map(([name, column], i) => ({ name, alias: `c${i}`, ...readBackOf(column.type), quoted: `t.${ident(name, 'column')}` }));
+  shape = {
+    selects: columns.map((c) => `${c.select(c.quoted)} AS ${c.alias}`),
+    // null columns are left out: an absent column and a null one are the same item (item.ts), and every engine's scan says it the same way
+    item: (id, version, row) => {
+      const item: Item = { id, project_version: version };
+      if (row['links'] !== null && row['links'] !== undefined) item.links = row['links'] as string[];
+      for (const c of columns) {
+        const value = row[c.alias];
+        if (value !== null && value !== undefined) item[c.name] = c.parse ? c.parse(value) : value;
+      }
+      return item;
+    },
+  };
+  readShapes.set(definition, shape);
+  return shape;
+}

@@ -47,3 +47,15 @@ export const STAMPS_TABLE = '_dstore_stamps';
 export function schemaMarker(project: string, version: number): string {
   return `dstore:${project}:${version}`;
 }
+
+/** The schema of views over the latest ready version (SPEC §9 "Versions and latest"): the project's own name, unquoted. */
+export function latestSchemaName(project: string): string {
+  const problem = projectNameProblem(project);
+  if (problem) throw new Error(`refusing project name ${JSON.stringify(project)} in SQL: ${problem}`);
+  return project;
+}
+
+/** dstore's mark on the latest schema and on each of its views. */
+export function latestMarker(project: string): string {
+  return `dstore:${project}:latest`;
+}

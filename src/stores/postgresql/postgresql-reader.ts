@@ -1,0 +1,44 @@
+import type { Pool } from 'pg';
+import { isUuid } from '../../schema/identifiers.ts';
+import type { ScannedItem, ScanRequest } from '../store.ts';
+import { StoreUnavailableError } from '../store.ts';
+import { describe, isMissingTarget, isUnavailable } from './postgresql-errors.ts';
+import { readShape } from './postgresql-serializer.ts';
+import { qualified, schemaName, STAMPS_TABLE } from './postgresql-sql.ts';
+
+/**
+ * Reads one version's table in id order (SPEC §9 back-fill source, §12 verify and rebuild).
+ * The primary key orders by UUID bytes, which is the order of their lowercase text: the same
+ * order as LevelDB's keys and Elasticsearch's `id` sort, so scans of the engines can be merged.
+ * Each row is joined with its stamp; a row exists only while its last write was a put.
+ */
+export class PostgresqlReader {
+  constructor(private readonly pool: () => Pool) {}
+
+  async scan(request: ScanRequest): Promise<ScannedItem[]> {
+    const { project, version, definition, after, limit } = request;
+    if (after !== undefined && !isUuid(after)) throw new Error(`scan cursor ${JSON.stringify(after)} is not a UUID`);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`scan limit ${JSON.stringify(limit)} is not a positive integer`);
+    const schema = schemaName(project, version);
+    const shape = readShape(definition);
+    const text = `SELECT t."id"::text AS id, s.stamp::text AS stamp, to_json(t."links") AS links${shape.selects.map((s) => `, ${s}`).join('')}
+  FROM ${qualified(schema, definition.postgresql.table)} t
+  JOIN ${qualified(schema, STAMPS_TABLE, 'bookkeeping')} s ON s.tbl = $1 AND s.id = t."id" AND NOT s.deleted
+  ${after === undefined ? '' : 'WHERE t."id" > $3::uuid'}
+  ORDER BY t."id" LIMIT $2`;
+    const values: unknown[] = [definition.postgresql.table, limit];
+    if (after !== undefined) values.push(after.toLowerCase());
+    let rows: Array<Record<string, unknown>>;
+    try {
+      rows = (await this.pool().query(text, values)).rows;
+    } catch (err) {
+      if (isUnavailable(err)) throw new StoreUnavailableError('postgresql', describe(err), { cause: err });
+      if (isMissingTarget(err)) throw new Error(`PostgreSQL has no table ${schema}.${definition.postgresql.table} to scan (version retired or never migrated?): ${describe(err)}`, { cause: err });
+      throw new Error(`PostgreSQL scan of ${schema}.${definition.postgresql.table}: ${describe(err)}`, { cause: err });
+    }
+    return rows.map((row) => {
+      const id = row['id'] as string;
+      return { id, stamp: Number(row['stamp']), item: shape.item(id, version, row) };
+    });
+  }
+}
