@@ -32,7 +32,7 @@ export const Errors = {
   bodyMissing: define('DSTORE_BODY_MISSING', 400, (what: string) => `request body is missing: expected ${what}`),
   bodyShape: define('DSTORE_BODY_SHAPE', 400, (what: string) => `request body must be ${what}`),
   bodyTooLarge: define('DSTORE_BODY_TOO_LARGE', 413, (limit: number) => `request body is larger than the limit of ${limit} bytes (BODY_LIMIT)`),
-  bodyTooDeep: define('DSTORE_BODY_TOO_DEEP', 400, (limit: number) => `request body nests arrays and objects deeper than ${limit} levels; nothing dstore takes needs that many`),
+  bodyTooDeep: define('DSTORE_BODY_TOO_DEEP', 400, (limit: number, at: string) => `request body nests arrays and objects deeper than ${limit} levels (at ${at}); nothing dstore takes needs that many`),
   badName: define('DSTORE_BAD_NAME', 400, (what: string, name: string, problem: string) => `${what} name "${name}" ${problem}`, (what: string, _name: string, problem: string) => ({ [what]: problem })),
   blueprintInvalid: define('DSTORE_BLUEPRINT_INVALID', 400, (name: string, errors: Record<string, string>) => `blueprint "${name}" is invalid: ${summarize(errors)}`, (_n: string, errors: Record<string, string>) => errors),
   itemInvalid: define('DSTORE_ITEM_INVALID', 400, (errors: Record<string, string>) => `item is invalid: ${summarize(errors)}`, (errors: Record<string, string>) => errors),

@@ -6,7 +6,7 @@ import { jobRoutes } from './routes/jobs.ts';
 import type { WriteQueue } from '../writes/queue.ts';
 import type { EngineControl } from './engines.ts';
 import { Errors } from './errors.ts';
-import { deeperThan, MAX_BODY_DEPTH } from '../schema/limits.ts';
+import { MAX_BODY_DEPTH, tooDeepAt } from '../schema/limits.ts';
 import { blueprintRoutes } from './routes/blueprints.ts';
 import { versionRoutes } from './routes/versions.ts';
 import { itemRoutes } from './routes/items.ts';
@@ -47,7 +47,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       return done(Errors.bodyNotJson((err as Error).message));
     }
     // Before any route touches it: every recursive walk (ajv, JSON.stringify, the engines' parsers) stays within this.
-    if (deeperThan(parsed, MAX_BODY_DEPTH)) return done(Errors.bodyTooDeep(MAX_BODY_DEPTH));
+    const tooDeep = tooDeepAt(parsed, MAX_BODY_DEPTH);
+    if (tooDeep !== null) return done(Errors.bodyTooDeep(MAX_BODY_DEPTH, tooDeep));
     done(null, parsed);
   });
 

@@ -94,16 +94,28 @@ export function valueLimitProblem(value: unknown, limits: ValueLimits): string |
   return null;
 }
 
-/** Whether a parsed JSON document nests arrays/objects deeper than `max` levels (a scalar is 0 levels); stops at the first too deep. */
-export function deeperThan(document: unknown, max: number): boolean {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value: document, depth: 0 }];
+/**
+ * Where a parsed JSON document first nests arrays/objects deeper than `max` levels (a scalar is 0 levels):
+ * the JSON pointer of that container, shortened to its first tokens, or null when it is within `max`.
+ */
+export function tooDeepAt(document: unknown, max: number): string | null {
+  const stack: Frame[] = [{ value: document, depth: 0, parent: null, key: null }];
   while (stack.length) {
-    const { value, depth } = stack.pop()!;
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth + 1 > max) return true;
-    for (const child of Array.isArray(value) ? value : Object.values(value)) {
-      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
-    }
+    const frame = stack.pop()!;
+    const v = frame.value;
+    if (typeof v !== 'object' || v === null) continue;
+    if (frame.depth + 1 > max) return shortened(pointerOf(frame));
+    const push = (child: unknown, key: string | number) => {
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: frame.depth + 1, parent: frame, key });
+    };
+    if (Array.isArray(v)) v.forEach(push);
+    else for (const key of Object.keys(v)) push((v as Record<string, unknown>)[key], key);
   }
-  return false;
+  return null;
+}
+
+/** A pointer of a too-deep value is mostly `/0/0/0…`: the first tokens say where it starts. */
+function shortened(pointer: string): string {
+  const tokens = pointer.split('/');
+  return tokens.length > 6 ? `${tokens.slice(0, 6).join('/')}/…` : pointer;
 }

@@ -1,7 +1,7 @@
 // Values no engine may choke on (SPEC §4): each limit and its boundary, and that no walk recurses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deeperThan, MAX_BODY_DEPTH, MAX_VALUE_DEPTH, stringProblem, valueLimitProblem } from '../../src/schema/limits.ts';
+import { MAX_BODY_DEPTH, MAX_VALUE_DEPTH, stringProblem, tooDeepAt, valueLimitProblem } from '../../src/schema/limits.ts';
 
 const plain = { exactIntegers: false };
 const json = { exactIntegers: true };
@@ -43,7 +43,7 @@ test('a value with 32 levels of arrays or objects is accepted, 33 is refused wit
 test('a value nested a million levels is refused without a stack overflow', () => {
   const deep = JSON.parse('['.repeat(1_000_000) + ']'.repeat(1_000_000));
   assert.match(valueLimitProblem(deep, json) ?? '', /deeper than 32/);
-  assert.equal(deeperThan(deep, MAX_BODY_DEPTH), true);
+  assert.equal(tooDeepAt(deep, MAX_BODY_DEPTH), '/0/0/0/0/0/…');
 });
 
 test('U+0000 in a string, at the top or inside, is refused with the character and the pointer', () => {
@@ -94,12 +94,13 @@ test('ordinary values pass', () => {
   for (const v of [null, true, 0, -1, 1.5, '', 'x', [], {}, { type: 'Point', coordinates: [4.9, 52.3] }, { a: [1, { b: null }] }]) assert.equal(valueLimitProblem(v, json), null, JSON.stringify(v));
 });
 
-test('deeperThan counts arrays and objects: a document with `max` levels is fine, one more is not', () => {
-  assert.equal(deeperThan(1, 0), false);
-  assert.equal(deeperThan([], 0), true);
-  assert.equal(deeperThan(nest(64), 64), false);
-  assert.equal(deeperThan(nest(65), 64), true);
-  assert.equal(deeperThan({ a: [{ b: nest(61) }] }, 64), false);
-  assert.equal(deeperThan({ a: [{ b: nest(62) }] }, 64), true);
-  assert.equal(deeperThan([1, 'x', [[]], { a: {} }], 3), false);
+test('tooDeepAt counts arrays and objects: a document with `max` levels is fine, one more is not, and says where', () => {
+  assert.equal(tooDeepAt(1, 0), null);
+  assert.equal(tooDeepAt([], 0), '');
+  assert.equal(tooDeepAt(nest(64), 64), null);
+  assert.equal(tooDeepAt(nest(65), 64), '/0/0/0/0/0/…');
+  assert.equal(tooDeepAt({ a: [{ b: nest(61) }] }, 64), null);
+  assert.equal(tooDeepAt({ a: [{ b: nest(62) }] }, 64), '/a/0/b/0/0/…');
+  assert.equal(tooDeepAt([1, 'x', [[]], { a: {} }], 3), null);
+  assert.equal(tooDeepAt({ ok: [1], 'c/d': [[[]]] }, 3), '/c~1d/0/0');
 });
