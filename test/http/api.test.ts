@@ -170,7 +170,7 @@ test('PUT /{project} replaces the working copy and snapshots it (200); GET /{pro
   const all = await d.request('GET', '/_project');
   assert.equal(all.status, 200);
   const mine = all.body.projects.find((p: { name: string }) => p.name === 'proj_put');
-  assert.deepEqual(mine, { name: 'proj_put', project_version: 2, versions: [1, 2] });
+  assert.deepEqual(mine, { name: 'proj_put', project_version: 2, versions: [1, 2], retired: [] });
   const names = all.body.projects.map((p: { name: string }) => p.name);
   assert.deepEqual(names, [...names].sort());
 });
@@ -179,14 +179,18 @@ test('POST /{project}/_version answers the new number and all versions; GET /{pr
   await d.request('PUT', '/versions/article/_blueprint', ARTICLE_BLUEPRINT);
   const none = await d.request('GET', '/versions/_version');
   assert.equal(none.status, 200);
-  assert.deepEqual(none.body, { project_version: null, versions: [] });
+  assert.deepEqual(none.body, { project_version: null, versions: [], retired: [] });
   for (let n = 1; n <= 3; n++) {
     const res = await d.request('POST', '/versions/_version');
     assert.ok(res.status >= 200 && res.status < 300);
-    assert.deepEqual(res.body, { project_version: n, versions: Array.from({ length: n }, (_, i) => i + 1) });
+    const { backfill, ...rest } = res.body;
+    assert.deepEqual(rest, { project_version: n, versions: Array.from({ length: n }, (_, i) => i + 1) });
+    // from version 2 on, the earlier version is back-filled into it: nothing to copy here, so it is done at once
+    if (n === 1) assert.equal(backfill, undefined);
+    else assert.deepEqual({ state: backfill.state, total: backfill.total, source_version: backfill.source_version }, { state: 'done', total: 0, source_version: n - 1 });
   }
   const get = await d.request('GET', '/versions/_version');
-  assert.deepEqual(get.body, { project_version: 3, versions: [1, 2, 3] });
+  assert.deepEqual(get.body, { project_version: 3, versions: [1, 2, 3], retired: [] });
   assert.equal((await d.request('POST', '/no_such_project/_version')).status, 404);
   assert.equal((await d.request('GET', '/no_such_project/_version')).status, 404);
 });
@@ -247,16 +251,17 @@ test('item DELETE: 204 from every version; 204 for an id that never existed; 404
   assert.equal((await d.request('PUT', `/deleting/article/${ARTICLE_ID}`, ARTICLE)).status, 200);
   assert.equal((await d.request('PUT', `/deleting/article/${ARTICLE_ID}`, { ...ARTICLE, project_version: 2 })).status, 200);
   assert.equal((await d.request('PUT', `/deleting/article/${ID2}`, { ...ARTICLE, id: ID2, project_version: 2 })).status, 200);
-  assert.deepEqual(Object.keys(await stored('deleting')).sort(), [key('deleting', 1, 'article', ARTICLE_ID), key('deleting', 2, 'article', ARTICLE_ID), key('deleting', 2, 'article', ID2)].sort());
+  // a write for one live version is copied into the other (SPEC §9)
+  assert.deepEqual(Object.keys(await stored('deleting')).sort(), [key('deleting', 1, 'article', ARTICLE_ID), key('deleting', 1, 'article', ID2), key('deleting', 2, 'article', ARTICLE_ID), key('deleting', 2, 'article', ID2)].sort());
 
   const del = await d.request('DELETE', `/deleting/article/${ARTICLE_ID.toUpperCase()}`);
   assert.equal(del.status, 204);
   assert.equal(del.text, '');
-  assert.deepEqual(Object.keys(await stored('deleting')), [key('deleting', 2, 'article', ID2)]);
+  assert.deepEqual(Object.keys(await stored('deleting')), [key('deleting', 1, 'article', ID2), key('deleting', 2, 'article', ID2)]);
 
   const never = await d.request('DELETE', `/deleting/article/${NEVER}`);
   assert.equal(never.status, 204);
-  assert.deepEqual(Object.keys(await stored('deleting')), [key('deleting', 2, 'article', ID2)]);
+  assert.deepEqual(Object.keys(await stored('deleting')), [key('deleting', 1, 'article', ID2), key('deleting', 2, 'article', ID2)]);
 
   const asyncDel = await d.request('DELETE', `/deleting/article/${ID2}?async=true`);
   assert.equal(asyncDel.status, 202);
@@ -306,9 +311,10 @@ test('LevelDB keys follow SPEC §5: sorted by project, version, blueprint, id; t
     for (const blueprint of ['beta', 'alpha']) {
       const res = await d.request('PUT', `/layout/${blueprint}`, ids.map((id) => kitchenSinkItem(id, version)));
       assert.equal(res.status, 200, res.text);
-      for (const id of ids) written.push({ version, blueprint, id: id.toLowerCase() });
     }
   }
+  // each write is copied into every live version holding its blueprint (SPEC §9)
+  for (let version = 1; version <= 10; version++) for (const blueprint of ['beta', 'alpha']) for (const id of ids) written.push({ version, blueprint, id: id.toLowerCase() });
   const entries = await d.level!.entries({ gte: 'layout/', lt: 'layout/\uffff' });
   const expected = [...written].sort((a, b) => a.version - b.version || a.blueprint.localeCompare(b.blueprint) || a.id.localeCompare(b.id));
   assert.deepEqual(entries.map(([k]) => k), expected.map((w) => key('layout', w.version, w.blueprint, w.id)));
