@@ -135,7 +135,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
 import type { Store, StoreName, Write } from '../../stores/store.ts';
-import type { DeadLetter, QueueHealth, SubmitOptions, SubmitResult, WriteQueue } from '../queue.ts';
+import type { DeadLetter, LaneHealth, QueueHealth, SubmitOptions, SubmitResult, WriteQueue } from '../queue.ts';
 import { QueueUnavailableError } from '../queue.ts';
 import { BrokerConnection, redact } from './broker-connection.ts';
 import { CoalescingStore } from '../coalescing-store.ts';
@@ -484,7 +484,24 @@ export class RabbitQueue implements WriteQueue {
     }
   }
 
+  /** What this process's worker lanes see per engine: the oldest write held and why a store is not moving (SPEC §6 "stuck"). */
+  private laneHealth(): QueueHealth['engines'] {
+    const engines: NonNullable<QueueHealth['engines']> = {};
+    const now = Date.now();
+    for (const lane of [...(this.levelLane ? [this.levelLane] : []), ...this.partitionLanes]) {
+      for (const [name, h] of Object.entries(lane.health(now)) as Array<[StoreName, LaneHealth]>) {
+        const seen = engines[name];
+        engines[name] = { pending: (seen?.pending ?? 0) + h.pending, oldestPendingMs: Math.max(seen?.oldestPendingMs ?? 0, h.oldestPendingMs), ...((h.down ?? seen?.down) ? { down: (h.down ?? seen?.down)! } : {}) };
+      }
+    }
+    return engines;
+  }
+
   async health(): Promise<QueueHealth> {
+    return { ...(await this.brokerHealth()), engines: this.laneHealth() };
+  }
+
+  private async brokerHealth(): Promise<QueueHealth> {
     if (this.closing) return { status: 'down', reason: 'shutting down' };
     for (const link of this.links) {
       if (!link.connection.ready) return { status: 'down', reason: link.connection.reason };

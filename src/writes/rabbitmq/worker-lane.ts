@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Store, StoreName, Write } from '../../stores/store.ts';
 import { ApplyAbortedError, applyToStore, type ApplyHooks } from '../applier.ts';
+import type { LaneHealth } from '../queue.ts';
 import { DROP_PROJECT_TYPE, RETIRE_VERSION_TYPE, type ProjectDrop, type Reply, type VersionRetire, decodeDrop, decodeRetire, decodeWrites, writeKey } from './message-codec.ts';
 
 /** Unacknowledged messages RabbitMQ may push to one lane ahead of the batch being applied. */
@@ -29,6 +30,8 @@ interface Delivery {
   drop?: ProjectDrop;
   /** A version retirement (store.retire), ordered the same way. */
   retire?: VersionRetire;
+  /** When it arrived (Date.now()): the age of the oldest write a store has not applied shows a stuck engine. */
+  arrived: number;
 }
 
 /**
@@ -50,6 +53,12 @@ export class WorkerLane {
   private stopped = false;
   private stalled = 0;
   private lost: (reason: string) => void = () => {};
+  /** Per store: arrival of the oldest delivery of the batch being applied that it has not finished yet. */
+  private readonly applying = new Map<StoreName, number>();
+  /** Per store: why it is not taking writes (down, a dead letter that cannot be kept), until it does again. */
+  private readonly down = new Map<StoreName, string>();
+  /** The deliveries of the batch being applied. */
+  private inFlight = new Set<Delivery>();
 
   constructor(
     readonly queue: string,
@@ -70,7 +79,8 @@ export class WorkerLane {
     channel.on('close', () => {
       if (this.channel !== channel) return;
       this.channel = null;
-      if (!this.stopped) lost(`the channel consuming ${this.queue} closed`);
+      // amqplib calls this from its socket handling: a throw here would end the process
+      if (!this.stopped) this.guard('channel close', () => lost(`the channel consuming ${this.queue} closed`));
     });
     await channel.prefetch(PREFETCH);
     this.channel = channel;
@@ -78,7 +88,7 @@ export class WorkerLane {
       this.subscribeTimer = null;
       if (this.stopped || this.channel !== channel) return;
       try {
-        await channel.consume(this.queue, (msg) => this.receive(channel, msg), options.priority === undefined ? {} : { priority: options.priority });
+        await channel.consume(this.queue, (msg) => this.guard('a delivery', () => this.receive(channel, msg)), options.priority === undefined ? {} : { priority: options.priority });
       } catch (err) {
         this.ctx.log(`queue: cannot consume ${this.queue}: ${(err as Error).message}`);
       }
@@ -89,6 +99,28 @@ export class WorkerLane {
     } else {
       await subscribe();
     }
+  }
+
+  /** Runs an amqplib callback so that nothing it throws can end the process: one message never kills a worker. */
+  private guard(what: string, callback: () => void): void {
+    try {
+      callback();
+    } catch (err) {
+      this.ctx.log(`queue: ${this.queue}: handling ${what} failed: ${(err as Error).stack ?? String(err)}`);
+    }
+  }
+
+  /** Per store: writes held, the age of the oldest one it has not applied, and why it is not moving. */
+  health(now = Date.now()): Partial<Record<StoreName, LaneHealth>> {
+    const live = this.buffer.filter((d) => d.channel === this.channel);
+    const pending = live.reduce((n, d) => n + d.writes.length, 0);
+    const result: Partial<Record<StoreName, LaneHealth>> = {};
+    for (const store of this.stores) {
+      const since = this.applying.get(store.name) ?? live.find((d) => !d.drop && !d.retire && !this.inFlight.has(d))?.arrived;
+      const down = this.down.get(store.name);
+      result[store.name] = { pending, oldestPendingMs: since === undefined ? 0 : now - since, ...(down ? { down } : {}) };
+    }
+    return result;
   }
 
   private receive(channel: Channel, msg: ConsumeMessage | null): void {
@@ -109,7 +141,7 @@ export class WorkerLane {
       this.ack(channel, msg);
       return;
     }
-    this.buffer.push({ msg, channel, writes, drop, retire });
+    this.buffer.push({ msg, channel, writes, drop, retire, arrived: Date.now() });
     this.kick();
   }
 
@@ -195,20 +227,35 @@ export class WorkerLane {
     }
     const channel = batch[0]!.channel;
     const hooks: ApplyHooks = {
-      deadLetter: (write, store, reason) => this.ctx.deadLetter(write, store, reason, this.queue),
+      deadLetter: async (write, store, reason) => {
+        await this.ctx.deadLetter(write, store, reason, this.queue);
+      },
       // a lost channel means another consumer may already have these messages: stop retrying them here
       stopping: () => this.ctx.stopping() || this.channel !== channel,
       unavailable: (store, reason, attempt) => {
+        this.down.set(store, reason);
         if (attempt === 1 || attempt % 20 === 0) this.ctx.log(`queue: ${this.queue}: ${reason}; retrying (attempt ${attempt})`);
       },
-      recovered: (store) => this.ctx.log(`queue: ${this.queue}: ${store} is back`),
+      recovered: (store) => {
+        this.down.delete(store);
+        this.ctx.log(`queue: ${this.queue}: ${store} is back`);
+      },
     };
+    this.inFlight = new Set(batch);
+    const since = Math.min(...batch.map((d) => d.arrived));
     const outcomes = await Promise.allSettled(
       this.stores.map(async (store) => {
-        const parked = await applyToStore(store, writes, hooks);
-        this.answer(store.name, batch, parked, owner);
+        this.applying.set(store.name, since);
+        try {
+          const parked = await applyToStore(store, writes, hooks);
+          // a reply that cannot be sent must not make the batch apply again and again: the API answers 202 after its timeout
+          this.guard('the answer', () => this.answer(store.name, batch, parked, owner));
+        } finally {
+          this.applying.delete(store.name);
+        }
       }),
     );
+    this.inFlight = new Set();
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (!failed) return true;
     if (!(failed.reason instanceof ApplyAbortedError) && (this.stalled === 0 || this.stalled % 20 === 0)) {
