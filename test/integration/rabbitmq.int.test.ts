@@ -628,7 +628,8 @@ describe('RabbitMQ write queue', () => {
     const project = uniqueProject('barrier');
     const env = { ...ENGINES, STORES: 'postgresql,level' };
     const dir = await mkdtemp(join(tmpdir(), 'dstore-rabbit-barrier-'));
-    const workers = await Promise.all([1, 2].map((n) => spawnWorker(prefix, `barrier-${n}`, join(dir, `w${n}`), env)));
+    // worker 2 keeps only a LevelDB copy (no partitions), so pausing it holds back nothing but that copy
+    const workers = [await spawnWorker(prefix, 'barrier-1', join(dir, 'w1'), env), await spawnWorker(prefix, 'barrier-2', join(dir, 'w2'), { STORES: 'level' })];
     const api = await dstoreWith(prefix, 'barrier-api', { ROLE: 'api', ...env });
     const pg = new (await import('pg')).default.Client({ host: ENGINES.POSTGRESQL_HOST, port: Number(ENGINES.POSTGRESQL_PORT), user: ENGINES.POSTGRESQL_USER, password: ENGINES.POSTGRESQL_PASSWORD || undefined, database: ENGINES.POSTGRESQL_DATABASE });
     try {
@@ -637,7 +638,7 @@ describe('RabbitMQ write queue', () => {
       const first = { id: randomUUID(), project_version: 1, n: -1, label: 'before' };
       assert.equal((await api.request('PUT', `/${project}/counter/${first.id}`, first)).status, 200);
 
-      // PostgreSQL takes no write to the table, and worker 2 (a LevelDB copy and some partitions) stands still
+      // PostgreSQL takes no write to the table, and worker 2's LevelDB copy stands still
       await pg.connect();
       await pg.query('BEGIN');
       await pg.query(`LOCK TABLE "${project}_v1"."counter" IN EXCLUSIVE MODE`);
@@ -675,6 +676,23 @@ describe('RabbitMQ write queue', () => {
       await api.stop();
       await Promise.all(workers.map((w) => w.kill().catch(() => {})));
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('barrier: in one process (ROLE=all) its own workers answer it, after the writes before it', async () => {
+    const prefix = nextPrefix();
+    const d = await dstoreWith(prefix, 'barrier-all', {});
+    try {
+      const queue = d.running.app!.deps.queue as RabbitQueue;
+      await snapshot(d, 'myblog', 'article', ARTICLE_BLUEPRINT);
+      const ids = Array.from({ length: 3000 }, () => randomUUID());
+      const res = await d.request('PUT', '/myblog/article?async=true', ids.map((id) => ({ ...ARTICLE, id })));
+      assert.equal(res.status, 202, res.text);
+      await queue.barrier();
+      const keys = new Map(await levelOf(d).entries(projectRange('myblog')));
+      assert.equal(ids.filter((id) => !keys.has(levelKey('myblog', 1, 'article', id))).length, 0, 'every write before the barrier is in the LevelDB copy');
+    } finally {
+      await d.stop();
     }
   });
 
