@@ -222,7 +222,7 @@ export class WorkerLane {
     }
     if (!writes.length) {
       // a batch of no writes (a barrier marker) still answers: everything ahead of it in this queue is applied
-      for (const store of this.stores) this.answer(store.name, batch, [], owner);
+      for (const store of this.stores) this.guard('the answer', () => this.answer(store.name, batch, [], owner));
       return true;
     }
     const channel = batch[0]!.channel;
