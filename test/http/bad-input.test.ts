@@ -73,11 +73,42 @@ interface Case {
   /** The dstore with BODY_LIMIT=2048. */
   small?: boolean;
   message?: RegExp;
+  /** What `errors` says about the first field of `errors`. */
+  errorText?: RegExp;
 }
 
 const item = (extra: Record<string, unknown>) => ({ ...kitchenSinkItem(ID2), ...extra });
 const putSink = (extra: Record<string, unknown>, id = ID2) => ({ method: 'PUT', url: `/shop/sink/${id}`, body: item(extra) });
 const invalidItem = (kind: string, extra: Record<string, unknown>, field: string): Case => ({ kind, ...putSink(extra), status: 400, code: 'DSTORE_ITEM_INVALID', errors: [field], exact: true });
+/** An item body as text with one member's value written as raw JSON (`1e400` cannot pass through JSON.stringify). */
+const rawItem = (field: string, json: string, id = ID2) => JSON.stringify({ ...item({ id }), [field]: '\u0001RAW' }).replace('"\\u0001RAW"', json);
+const hostile = (kind: string, field: string, json: string, errorText: RegExp): Case => ({ kind: `hostile: ${kind}`, method: 'PUT', url: `/shop/sink/${ID2}`, body: rawItem(field, json), status: 400, code: 'DSTORE_ITEM_INVALID', errors: [field], exact: true, errorText });
+const hostileInBulk = (kind: string, field: string, json: string, errorText: RegExp): Case => ({ kind: `hostile in a bulk PUT: ${kind}`, method: 'PUT', url: '/shop/sink', body: `[${JSON.stringify(item({}))}, ${rawItem(field, json, ID3)}]`, status: 400, code: 'DSTORE_ITEMS_INVALID', errors: [`${ID3}.${field}`], exact: true, errorText });
+const nestedText = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+
+/** Values no engine may choke on (SPEC §4): field, raw JSON, what the answer says. */
+const HOSTILE: Array<[string, string, string, RegExp]> = [
+  ['U+0000 in a string', 'c_string', '"a\\u0000b"', /^contains U\+0000 at character 1/],
+  ['U+0000 in a text', 'c_text', '"\\u0000"', /^contains U\+0000/],
+  ['a lone surrogate in a text', 'c_text', '"x\\ud800"', /^contains an unpaired UTF-16 surrogate U\+D800 at character 1/],
+  ['a lone surrogate in a string[]', 'c_strings', '["ok", "\\udc00"]', /^holds a string at \/1 that contains an unpaired/],
+  ['U+0000 in a json string', 'c_json', '{"a": ["\\u0000"]}', /^holds a string at \/a\/0 that contains U\+0000/],
+  ['a lone surrogate in a json string', 'c_json', '{"a": "\\ud800"}', /^holds a string at \/a that contains an unpaired/],
+  ['U+0000 in a json key', 'c_json', '{"a": {"k\\u0000": 1}}', /^has an object key "k\\u0000" in the object at \/a/],
+  ['a lone surrogate in a json[] key', 'c_jsons', '[{"\\ud800": 1}]', /^has an object key/],
+  ['json nested 33 levels', 'c_json', nestedText(33), /^is nested deeper than 32 levels/],
+  ['json[] nested 33 levels', 'c_jsons', nestedText(33), /^is nested deeper than 32 levels/],
+  ['1e400 in json', 'c_json', '{"n": 1e400}', /^holds a number at \/n beyond the range of a 64-bit float/],
+  ['-1e400 in json', 'c_json', '-1e400', /^is a number beyond the range of a 64-bit float \(it parsed as -Infinity\)/],
+  ['-1e400 in a float', 'c_float', '-1e400', /^is a number beyond/],
+  ['1e400 in a point', 'c_point', '{"type": "Point", "coordinates": [1e400, 0]}', /^holds a number at \/coordinates\/0/],
+  ['2^53 + 1 in json', 'c_json', '{"n": 9007199254740993}', /^holds a number at \/n that is an integer beyond ±9007199254740991/],
+  ['12345678901234567890 in json[]', 'c_jsons', '[12345678901234567890]', /^holds a number at \/0 that is an integer beyond/],
+  ['U+0000 in links', 'links', '["\\u0000"]', /^holds a string at \/0 that contains U\+0000/],
+  ['U+0000 in an item member name', 'c_\u0000x', '1', /^is a member name that contains U\+0000 at character 2/],
+];
+const HOSTILE_CASES: Case[] = HOSTILE.flatMap(([kind, field, json, errorText]) => [hostile(kind, field, json, errorText), hostileInBulk(kind, field, json, errorText)]);
+
 const badName = (kind: string, url: string, what: 'project' | 'blueprint', body: unknown = item({}), rawSend = false): Case => ({ kind, method: 'PUT', url, body, status: 400, code: 'DSTORE_BAD_NAME', errors: [what], exact: true, raw: rawSend });
 
 const CASES: Case[] = [
@@ -192,6 +223,18 @@ const CASES: Case[] = [
   { kind: 'bulk PUT naming an unknown version', method: 'PUT', url: '/shop/sink', body: [item({}), item({ id: ID3, project_version: 7 })], status: 400, code: 'DSTORE_ITEMS_INVALID', errors: [`${ID3}.project_version`], exact: true },
   { kind: 'bulk DELETE with a non-UUID', method: 'DELETE', url: '/shop/sink', body: [ID, 'not-a-uuid', 7], status: 400, code: 'DSTORE_ITEMS_INVALID', errors: ['[1]', '[2]'], exact: true },
 
+  // values no engine may choke on, and bodies no parser should walk
+  ...HOSTILE_CASES,
+  { kind: 'json nested 10,000 levels (a 20 KB body)', method: 'PUT', url: `/shop/sink/${ID2}`, body: rawItem('c_json', nestedText(10_000)), status: 400, code: 'DSTORE_BODY_TOO_DEEP', message: /deeper than 64 levels \(at \/c_json\/0\/0\/0\/0\/…\)/ },
+  { kind: 'json nested 10,000 levels in a bulk PUT', method: 'PUT', url: '/shop/sink', body: `[${rawItem('c_json', nestedText(10_000))}]`, status: 400, code: 'DSTORE_BODY_TOO_DEEP' },
+  { kind: 'a body nested 65 levels', method: 'PUT', url: `/shop/sink/${ID2}`, body: rawItem('c_json', nestedText(64)), status: 400, code: 'DSTORE_BODY_TOO_DEEP' },
+  { kind: 'blueprint with a validation nested 10,000 levels', method: 'PUT', url: '/shop/other/_blueprint', body: `{"columns": {"j": {"type": "json", "validation": {"enum": [${nestedText(10_000)}]}}}}`, status: 400, code: 'DSTORE_BODY_TOO_DEEP' },
+  { kind: 'blueprint with properties nested 3,000 levels', method: 'PUT', url: '/shop/other/_blueprint', body: `{"columns": {"j": {"type": "json", "validation": ${'{"properties": {"a": '.repeat(3000)}{}${'}}'.repeat(3000)}}}}`, status: 400, code: 'DSTORE_BODY_TOO_DEEP' },
+  { kind: 'working copy nested 10,000 levels', method: 'PUT', url: '/shop', body: `{"sink": ${nestedText(10_000)}}`, status: 400, code: 'DSTORE_BODY_TOO_DEEP' },
+  { kind: 'dead-letter replay nested 10,000 levels', method: 'POST', url: '/_deadletter/_replay', body: nestedText(10_000), status: 400, code: 'DSTORE_BODY_TOO_DEEP' },
+  { kind: 'blueprint pattern with a backreference', method: 'PUT', url: '/shop/other/_blueprint', body: { columns: { s: { type: 'string', validation: { pattern: '^(a)\\1$' } } } }, status: 400, code: 'DSTORE_BLUEPRINT_INVALID', errors: ['columns.s.validation'], exact: true, message: /linear time.*no backreferences or lookaround/ },
+  { kind: 'blueprint pattern with a lookahead', method: 'PUT', url: '/shop/other/_blueprint', body: { columns: { s: { type: 'string', validation: { pattern: '^(?=x)' } } } }, status: 400, code: 'DSTORE_BLUEPRINT_INVALID', errors: ['columns.s.validation'], exact: true },
+
   // routes, query, unknown things
   { kind: 'unknown route', method: 'GET', url: `/shop/sink/${ID}/more`, status: 404, code: 'DSTORE_ROUTE_NOT_FOUND' },
   { kind: 'unknown method', method: 'PATCH', url: '/shop', body: {}, status: 404, code: 'DSTORE_ROUTE_NOT_FOUND' },
@@ -246,14 +289,51 @@ for (const c of CASES) {
       if (c.exact) assert.deepEqual(Object.keys(res.body.errors).sort(), [...c.errors].sort(), res.text);
     }
     if (c.message) assert.match(res.body.message, c.message);
+    if (c.errorText) assert.match(res.body.errors[c.errors![0]!], c.errorText, res.text);
 
     assert.deepEqual(await state(target), before, 'a refused request changed LevelDB or the catalog');
   });
 }
 
+test('the boundaries that are accepted land in LevelDB exactly as sent: 32 levels, ±(2^53 − 1), a surrogate pair', async () => {
+  const body = JSON.stringify({ ...item({ c_string: 'smile \ud83d\ude00', c_jsons: [{ '\ud83d\ude00': -9007199254740991 }] }), c_json: '\u0001RAW' }).replace('"\\u0001RAW"', `{"max": 9007199254740991, "deep": ${nestedText(31)}}`);
+  const res = await d.request('PUT', `/shop/sink/${ID2}`, body);
+  assert.equal(res.status, 200, res.text);
+  const stored = JSON.parse(new Map(await d.level!.entries()).get(`shop/v0000000001/sink/${ID2}`)!);
+  assert.equal(stored.c_string, 'smile \ud83d\ude00');
+  assert.deepEqual(stored.c_jsons, [{ '\ud83d\ude00': -9007199254740991 }]);
+  assert.equal(stored.c_json.max, 9007199254740991);
+  assert.equal(JSON.stringify(stored.c_json.deep), nestedText(31));
+});
+
+test('a catastrophic pattern cannot block the server: the item and a parallel GET /_health both answer in < 100 ms (real socket)', async () => {
+  const id = '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+  assert.equal((await d.request('PUT', '/redos', { slow: { columns: { s: { type: 'string', validation: { pattern: '^(a+)+$' } } } } })).status, 200);
+  const warm = await raw(d, 'PUT', `/redos/slow/${id}`, JSON.stringify({ id, project_version: 1, s: 'aaaa' }));
+  assert.equal(warm.status, 200, warm.text);
+  const timed = async (send: () => ReturnType<typeof raw>) => {
+    const started = performance.now();
+    const res = await send();
+    return { res, ms: performance.now() - started };
+  };
+  for (const evil of [`${'a'.repeat(28)}!`, `${'a'.repeat(5000)}!`]) {
+    const [put, health] = await Promise.all([
+      timed(() => raw(d, 'PUT', `/redos/slow/${id}`, JSON.stringify({ id, project_version: 1, s: evil }))),
+      timed(() => raw(d, 'GET', '/_health')),
+    ]);
+    assert.equal(put.res.status, 400, put.res.text);
+    assert.match(put.res.body.errors.s, /must match pattern/);
+    assert.equal(health.res.status, 200, health.res.text);
+    assert.ok(put.ms < 100, `the item took ${put.ms.toFixed(1)} ms`);
+    assert.ok(health.ms < 100, `GET /_health took ${health.ms.toFixed(1)} ms`);
+  }
+});
+
 test('after all of it, the valid writes still work (nothing was left half-done)', async () => {
+  const started = Date.now();
   const res = await d.request('PUT', `/shop/sink/${ID2}`, item({}));
   assert.equal(res.status, 200, res.text);
+  assert.ok(Date.now() - started < 1000, `the next write took ${Date.now() - started} ms`);
   assert.ok((await d.levelKeys()).includes(`shop/v0000000001/sink/${ID2}`));
   const big = await small.request('PUT', `/shop/article/${ARTICLE_ID}`, ARTICLE);
   assert.equal(big.status, 200, big.text);
