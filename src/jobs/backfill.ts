@@ -1,8 +1,9 @@
 import type { Catalog } from '../catalog/catalog.ts';
 import { copyItem } from '../evolution/copy.ts';
 import type { ItemPut, Snapshot, Store } from '../stores/store.ts';
-import type { WriteQueue } from '../writes/queue.ts';
-import type { JobContext, JobRecord, JobRunner } from './jobs.ts';
+import type { Problems } from '../schema/blueprint.ts';
+import { QueueUnavailableError, type WriteQueue } from '../writes/queue.ts';
+import type { JobContext, JobRecord, JobRunner, SkippedItem } from './jobs.ts';
 
 /**
  * The back-fill of a new version (SPEC §9): every item of every blueprint that
@@ -31,6 +32,21 @@ export interface BackfillCursor {
 }
 
 const PAGE = 1000;
+const IN_FLIGHT = 4;
+const RETRY_MS = 1000;
+
+/** Hands a page to the queue; while the queue cannot take writes (503), waits and retries rather than failing the job. */
+async function submitPatiently(queue: WriteQueue, writes: ItemPut[], timeoutMs: number, ctx: JobContext): Promise<void> {
+  for (;;) {
+    try {
+      await queue.submit(writes, { async: false, timeoutMs });
+      return;
+    } catch (err) {
+      if (!(err instanceof QueueUnavailableError) || ctx.stopping()) throw err;
+      await sleep(RETRY_MS);
+    }
+  }
+}
 const SOURCE_ORDER = ['postgresql', 'level', 'elasticsearch'];
 
 export function backfillSource(sources: readonly Store[]): Store | undefined {
@@ -93,33 +109,49 @@ export function backfillRunner(deps: BackfillDeps): (job: JobRecord) => JobRunne
         return p;
       };
       let page = read(after);
+      // up to IN_FLIGHT pages are in the engines at once; progress and the cursor follow the oldest, in order
+      const inFlight: Array<{ applied: Promise<unknown>; handled: number; skipped: SkippedItem[]; cursor: BackfillCursor }> = [];
+      const settleOldest = async () => {
+        const page = inFlight.shift()!;
+        await page.applied;
+        for (const item of page.skipped) ctx.skip(item);
+        ctx.advance(page.handled, page.cursor);
+      };
       for (;;) {
-        if (ctx.stopping()) return 'stopped';
+        if (ctx.stopping()) {
+          while (inFlight.length) await settleOldest();
+          return 'stopped';
+        }
         if (catalog.versionState(project, target) === 'retired') throw new Error(`version ${target} was retired during its back-fill`);
         const items = await page;
         if (!items.length) break;
         after = items[items.length - 1]!.id;
         page = read(after);
         const writes: ItemPut[] = [];
+        const skipped: SkippedItem[] = [];
         for (const scanned of items) {
           const copy = copyItem(snapshots, blueprint, scanned.item, sourceVersion, target);
           if (copy.ok) {
             writes.push({ op: 'put', project, version: target, blueprint, definition: definitionOf(blueprint), id: scanned.id, stamp: scanned.stamp, item: copy.item });
           } else if ('problems' in copy) {
-            const fields = Object.entries(copy.problems).map(([f, what]) => `v${target}.${f} ${what}`);
-            ctx.skip({ id: scanned.id, blueprint, reason: `does not fit version ${target}: ${fields.join('; ')}`, errors: Object.fromEntries(Object.entries(copy.problems).map(([f, what]) => [`v${target}.${f}`, what])) });
+            const errors: Problems = {};
+            for (const [field, what] of Object.entries(copy.problems)) errors[`v${target}.${field}`] = what;
+            skipped.push({ id: scanned.id, blueprint, reason: `does not fit version ${target}: ${Object.entries(errors).map(([f, what]) => `${f} ${what}`).join('; ')}`, errors });
           } else {
-            ctx.skip({ id: scanned.id, blueprint, reason: `a snapshot between ${sourceVersion} and ${target} lacks blueprint "${blueprint}"` });
+            skipped.push({ id: scanned.id, blueprint, reason: `a snapshot between ${sourceVersion} and ${target} lacks blueprint "${blueprint}"` });
           }
         }
-        if (writes.length) await queue.submit(writes, { async: false, timeoutMs: deps.writeTimeoutMs });
-        ctx.advance(items.length, { blueprint, after } satisfies BackfillCursor);
+        const applied = writes.length ? submitPatiently(queue, writes, deps.writeTimeoutMs, ctx) : Promise.resolve();
+        applied.catch(() => {}); // awaited in order by settleOldest
+        inFlight.push({ applied, handled: items.length, skipped, cursor: { blueprint, after } });
+        if (inFlight.length >= IN_FLIGHT) await settleOldest();
         copied += items.length;
         if (deps.rate > 0) {
           const due = started + (copied / deps.rate) * 1000;
           if (due > Date.now()) await sleep(due - Date.now());
         }
       }
+      while (inFlight.length) await settleOldest();
       cursor = blueprints[b + 1] ? { blueprint: blueprints[b + 1]! } : undefined;
     }
     await deps.ready(project, target);

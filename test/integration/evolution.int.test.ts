@@ -21,7 +21,16 @@ import { startServerProcess } from '../support/server-process.ts';
 const PG_HOST = process.env['POSTGRESQL_HOST'] || '';
 const ES_HOST = process.env['ELASTICSEARCH_HOST'] || '';
 const PG = { host: PG_HOST, port: Number(process.env['POSTGRESQL_PORT'] || 5432), user: process.env['POSTGRESQL_USER'] || 'postgres', password: process.env['POSTGRESQL_PASSWORD'] || undefined, database: process.env['POSTGRESQL_DATABASE'] || 'dstore_test' };
-const ENGINE_ENV: Record<string, string> = { QUEUE_CONNECTIONSTRING: '', STORES: ['level', PG_HOST && 'postgresql', ES_HOST && 'elasticsearch'].filter(Boolean).join(',') };
+const ENGINE_ENV: Record<string, string> = {
+  QUEUE_CONNECTIONSTRING: '',
+  STORES: ['level', PG_HOST && 'postgresql', ES_HOST && 'elasticsearch'].filter(Boolean).join(','),
+  POSTGRESQL_HOST: PG_HOST,
+  POSTGRESQL_PORT: String(PG.port),
+  POSTGRESQL_USER: PG.user,
+  POSTGRESQL_PASSWORD: PG.password ?? '',
+  POSTGRESQL_DATABASE: PG.database,
+  ELASTICSEARCH_HOST: ES_HOST,
+};
 
 const RUN = `ev_${randomBytes(3).toString('hex').replace(/\d/g, (d) => 'abcdefghij'[+d]!)}`;
 let seq = 0;
@@ -117,6 +126,14 @@ async function esDoc(p: string, version: number, itemId: string): Promise<Record
 
 before(async () => {
   if (PG_HOST) {
+    // the suite may run before anything made the test database: make it (dstore would, at its first start)
+    const admin = new pg.Client({ ...PG, database: 'postgres' });
+    await admin.connect();
+    try {
+      if (!(await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [PG.database])).rowCount) await admin.query(`CREATE DATABASE "${PG.database}"`);
+    } finally {
+      await admin.end();
+    }
     db = new pg.Client(PG);
     await db.connect();
   }
@@ -125,6 +142,7 @@ before(async () => {
 
 after(async () => {
   if (db) {
+    await db.query('SELECT 1'); // fails loudly if the connection was lost, rather than at the cleanup
     const rows = await sql<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)`, [RUN]);
     for (const r of rows) await sql(`DROP SCHEMA "${r.nspname}" CASCADE`);
     await db.end();
