@@ -43,7 +43,7 @@ interface MappingMeta {
 
 /**
  * Makes Elasticsearch ready for a snapshot: one index per blueprint, then the
- * version alias and the latest alias in one atomic `_aliases` call. It only
+ * version alias; `activate` moves the latest alias later. It only
  * ever deletes indices whose mapping `_meta` says dstore created them for that project.
  */
 export class ElasticsearchMigrator {
@@ -81,24 +81,53 @@ export class ElasticsearchMigrator {
     if (res.body.shards_acknowledged === false) throw new Error(`index ${index} was created but its shard did not start in time`);
   }
 
-  /** Points the version alias at the new indices and moves the latest alias onto them, in one atomic call. */
+  /**
+   * Points the version alias at the new indices. The latest alias moves only on `activate`, once
+   * the version is back-filled (SPEC §9); an alias of that name on an index dstore did not make
+   * for the project stops the snapshot here already, before anything is announced.
+   */
   private async publish(project: string, version: number, indices: readonly string[]): Promise<void> {
     const latest = latestAlias(project);
     const byVersion = versionAlias(project, version);
     const [latestHolders, versionHolders] = await Promise.all([this.aliasHolders(latest), this.aliasHolders(byVersion)]);
     const foreignVersionHolder = [...versionHolders.keys()].find((i) => !indices.includes(i));
     if (foreignVersionHolder) throw new Error(`alias ${byVersion} already points at index ${foreignVersionHolder}, which is not an index of ${project} version ${version}`);
-    for (const [index, owner] of latestHolders) {
+    this.checkLatestHolders(project, latestHolders);
+    const actions: unknown[] = indices.map((index) => ({ add: { index, alias: byVersion } }));
+    if (actions.length) await this.es.request('POST', '/_aliases', { body: { actions } });
+  }
+
+  private checkLatestHolders(project: string, holders: ReadonlyMap<string, IndexOwner | null>): void {
+    const latest = latestAlias(project);
+    for (const [index, owner] of holders) {
       if (owner?.project !== project) throw new Error(`alias ${latest} already points at index ${index}, which dstore did not create for project ${project}`);
     }
-    const actions: unknown[] = indices.map((index) => ({ add: { index, alias: byVersion } }));
-    // a retried older snapshot never takes the latest alias from a newer one
-    const newer = [...latestHolders.values()].some((o) => o!.version! > version);
-    if (!newer) {
-      for (const index of latestHolders.keys()) if (!indices.includes(index)) actions.push({ remove: { index, alias: latest } });
-      for (const index of indices) actions.push({ add: { index, alias: latest } });
-    }
+  }
+
+  /**
+   * Moves the latest alias onto this version's indices in one atomic `_aliases` call: off every
+   * other index of the project, onto each of the version's (readers see one version or the
+   * other, never both). Every blueprint's index must be there.
+   */
+  async activate(snapshot: Snapshot): Promise<void> {
+    const { project, version } = snapshot;
+    const latest = latestAlias(project);
+    const owned = await this.ownedIndices(project);
+    const targets = Object.keys(snapshot.blueprints).sort().map((blueprint) => indexName(project, version, blueprint));
+    const missing = targets.filter((index) => owned.get(index)?.version !== version);
+    if (missing.length) throw new Error(`cannot point alias ${latest} at version ${version}: index ${missing.join(', ')} does not exist`);
+    const holders = await this.aliasHolders(latest);
+    this.checkLatestHolders(project, holders);
+    const actions: unknown[] = [];
+    for (const index of holders.keys()) if (!targets.includes(index)) actions.push({ remove: { index, alias: latest } });
+    for (const index of targets) actions.push({ add: { index, alias: latest } });
     if (actions.length) await this.es.request('POST', '/_aliases', { body: { actions } });
+  }
+
+  /** Deletes one version's indices, and with them its version alias; harmless when they are gone. */
+  async retire(project: string, version: number): Promise<void> {
+    const owned = await this.ownedIndices(project);
+    await this.deleteIndices([...owned.entries()].filter(([, o]) => o.version === version).map(([index]) => index));
   }
 
   /**

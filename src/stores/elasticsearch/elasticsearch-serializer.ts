@@ -84,3 +84,35 @@ export function indexAction(index: string, id: string, stamp: number): string {
 export function deleteAction(index: string, id: string, stamp: number): string {
   return `{"delete":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)},"version":${stamp},"version_type":"external"}}`;
 }
+
+/** A geo_point as dstore wrote it (`{ lat, lon }`, or an array of them for a MultiPoint), back to GeoJSON. */
+function fromGeoPoint(value: unknown, kind: string | undefined): unknown {
+  const position = (p: { lat: number; lon: number }): number[] => [p.lon, p.lat];
+  if (kind === 'MultiPoint') return { type: 'MultiPoint', coordinates: (Array.isArray(value) ? value : [value]).map(position) };
+  return { type: 'Point', coordinates: position((Array.isArray(value) ? value[0] : value) as { lat: number; lon: number }) };
+}
+
+/** The inverse of CONVERSIONS, by the same Elasticsearch field type; geo_shape is GeoJSON already, the rest went as sent. */
+const READ_BACK: Readonly<Record<string, (value: unknown, kind: string | undefined) => unknown>> = {
+  geo_point: fromGeoPoint,
+};
+
+/**
+ * The item a document's `_source` holds, as a client would send it for that version (the
+ * scan of SPEC §9 and §12): points back to GeoJSON, everything else as it was sent. Null
+ * columns are left out, like every engine's scan; an empty Multi* shape, stored as no shape
+ * (toGeoShape), therefore reads back absent.
+ */
+export function itemFromSource(definition: Blueprint, id: string, version: number, source: Record<string, unknown>): Item {
+  const item: Item = { id, project_version: version };
+  const links = source['links'];
+  if (links !== null && links !== undefined) item.links = links as string[];
+  for (const [name, column] of Object.entries(definition.columns)) {
+    const value = source[name];
+    if (value === null || value === undefined) continue;
+    const type = columnType(column.type);
+    const read = READ_BACK[String(type.elasticsearch['type'])];
+    item[name] = read ? read(value, type.geometry) : value;
+  }
+  return item;
+}

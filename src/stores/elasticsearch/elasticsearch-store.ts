@@ -1,6 +1,7 @@
-import type { EngineHealth, Snapshot, Store, Write } from '../store.ts';
+import type { EngineHealth, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
 import { ElasticsearchConnection, EngineUnavailableError, type ElasticsearchConfig } from './elasticsearch-http.ts';
 import { DEFAULT_INDEX_SETTINGS, ElasticsearchMigrator, type IndexSettings } from './elasticsearch-migrator.ts';
+import { ElasticsearchReader } from './elasticsearch-reader.ts';
 import { ElasticsearchWriter, type WriterOptions } from './elasticsearch-writer.ts';
 
 /** Knobs with defaults that suit the single-node test engines. */
@@ -22,13 +23,14 @@ interface ClusterHealth {
 /**
  * Elasticsearch 7.10+, 8, 9 and OpenSearch 1–3 over plain HTTP (SPEC §5): one
  * index per project version and blueprint, an alias per version and one for the
- * latest; items written with `_bulk` and their stamps as external versions.
+ * latest (moved by `activate`); items written with `_bulk` and their stamps as external versions.
  */
 export class ElasticsearchStore implements Store {
   readonly name = 'elasticsearch' as const;
   private readonly es: ElasticsearchConnection;
   private readonly migrator: ElasticsearchMigrator;
   private readonly writer: ElasticsearchWriter;
+  private readonly reader: ElasticsearchReader;
   /** e.g. `elasticsearch 7.10.2`, once the engine has answered. */
   engine: string | null = null;
 
@@ -39,6 +41,7 @@ export class ElasticsearchStore implements Store {
       gcDeletes: options.gcDeletes ?? DEFAULT_INDEX_SETTINGS.gcDeletes,
     });
     this.writer = new ElasticsearchWriter(this.es, { refresh: options.refresh });
+    this.reader = new ElasticsearchReader(this.es);
   }
 
   /**
@@ -89,6 +92,18 @@ export class ElasticsearchStore implements Store {
 
   dropProject(project: string, versions: readonly number[]): Promise<void> {
     return this.migrator.dropProject(project, versions);
+  }
+
+  scan(request: ScanRequest): Promise<ScannedItem[]> {
+    return this.reader.scan(request);
+  }
+
+  activate(snapshot: Snapshot): Promise<void> {
+    return this.migrator.activate(snapshot);
+  }
+
+  retire(project: string, version: number): Promise<void> {
+    return this.migrator.retire(project, version);
   }
 
   close(): Promise<void> {
