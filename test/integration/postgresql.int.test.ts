@@ -322,7 +322,8 @@ describe('PostgreSQL store', () => {
     assert.deepEqual((await ok(dstore.request('GET', `/${p}/_version`), 200)).versions, []);
 
     assert.equal((await ok(dstore.request('POST', `/${p}/_version`), 201)).project_version, 1);
-    assert.deepEqual(await schemas(p), [`${p}_v1`]);
+    // the version schema, and the latest schema of views over it (SPEC §9)
+    assert.deepEqual(await schemas(p), [p, `${p}_v1`]);
     assert.deepEqual(Object.keys(await columns(`${p}_v1`, 'zz_second')).sort(), ['g', 'id', 'links']);
     assert.deepEqual(Object.keys(await columns(`${p}_v1`, 'aa_first')).sort(), ['id', 'links', 'x']);
   });
@@ -355,6 +356,20 @@ describe('PostgreSQL store', () => {
     await ok(dstore.request('DELETE', `/${p}`), 204);
     projects.delete(p);
     assert.deepEqual(await schemas(p), []);
+  });
+
+  test('a schema named like the project that dstore did not make stops the first snapshot with a 502 naming it; nothing is created', async () => {
+    const p = project('taken');
+    await db.query(`CREATE SCHEMA "${p}"`);
+    await ok(dstore.request('PUT', `/${p}/_blueprint`, { thing: { columns: { x: { type: 'string' } } } }), 200);
+    const refused = await dstore.request('POST', `/${p}/_version`);
+    assert.equal(refused.status, 502, refused.text);
+    assert.match(refused.body.message, new RegExp(`schema "${p}" already exists in PostgreSQL and was not made by dstore`));
+    assert.deepEqual(await schemas(p), [p], 'no version schema, and the foreign one untouched');
+    assert.deepEqual((await ok(dstore.request('GET', `/${p}/_version`), 200)).versions, []);
+    await db.query(`DROP SCHEMA "${p}"`);
+    assert.equal((await ok(dstore.request('POST', `/${p}/_version`), 201)).project_version, 1);
+    assert.deepEqual(await schemas(p), [p, `${p}_v1`]);
   });
 
   test('injection-shaped names are refused with 400 and no schema appears', async () => {
@@ -400,7 +415,7 @@ describe('PostgreSQL store', () => {
     assert.deepEqual(await sql(`SELECT nspname FROM pg_namespace ORDER BY 1`), before);
   });
 
-  test('DELETE of an item removes it from every version; DELETE of the project drops every version schema', async () => {
+  test('DELETE of an item removes it from every version; DELETE of the project drops every version schema and the latest schema', async () => {
     const p = project('deletes');
     const bp = { columns: { t: { type: 'string' } } };
     await snapshot(p, { doc: bp });
@@ -414,7 +429,7 @@ describe('PostgreSQL store', () => {
     await ok(dstore.request('DELETE', `/${p}/doc`, [kept]), 204);
     for (const version of [1, 2]) assert.deepEqual(await sql(`SELECT id::text FROM "${p}_v${version}".doc`), []);
 
-    assert.deepEqual(await schemas(p), [`${p}_v1`, `${p}_v2`]);
+    assert.deepEqual(await schemas(p), [p, `${p}_v1`, `${p}_v2`]);
     await ok(dstore.request('DELETE', `/${p}`), 204);
     projects.delete(p);
     assert.deepEqual(await schemas(p), []);
