@@ -36,7 +36,7 @@ const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')
 async function readCopy(path: string, version: number): Promise<Map<string, any>> {
   const level = new ClassicLevel<string, string>(path, { valueEncoding: 'utf8' });
   try {
-    const prefix = `${P}/v${String(version).padStart(10, '0')}/`;
+    const prefix = `${P}/v${String(version).padStart(10, '0')}/article/`;
     return new Map((await level.iterator({ gte: prefix, lt: `${prefix}\uffff` }).all()).map(([k, v]) => [k.slice(prefix.length), JSON.parse(v)]));
   } finally {
     await level.close();
@@ -45,7 +45,7 @@ async function readCopy(path: string, version: number): Promise<Map<string, any>
 
 async function queueDepths(): Promise<number> {
   const { stdout } = await run('rabbitmqctl', ['list_queues', 'name', 'messages', '-q', '-s']);
-  return stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter(([name]) => name?.startsWith(`${PREFIX}.`) && !name.endsWith('.deadletter')).reduce((n, [, c]) => n + Number(c ?? 0), 0);
+  return stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter(([name]) => name?.startsWith(`${PREFIX}.`) && !name.endsWith('.deadletter') && !name.endsWith('.copies')).reduce((n, [, c]) => n + Number(c ?? 0), 0);
 }
 
 before(async () => {
