@@ -1,4 +1,4 @@
-// `npm run bench [-- level postgresql elasticsearch rabbitmq]`: every benchmark, each
+// `npm run bench [-- level postgresql elasticsearch rabbitmq evolution]`: every benchmark, each
 // comparing dstore with a baseline in the same run. Engines: PostgreSQL and RabbitMQ
 // on 127.0.0.1 (override with POSTGRESQL_HOST / QUEUE_CONNECTIONSTRING); Elasticsearch
 // from ELASTICSEARCH_HOST, or the embedded test engines started for the run.
@@ -7,7 +7,7 @@
 import { fmt } from './support.ts';
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq'];
+const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution'];
 const run = wanted.length ? wanted : all;
 const items = Number(process.env['BENCH_ITEMS'] ?? 100_000);
 const log = (line: string) => console.log(line);
@@ -39,6 +39,10 @@ for (const name of run) {
       const r = await (await import('./elasticsearch.ts')).benchElasticsearchAll({ items, log });
       const first = Object.entries(r)[0];
       if (first) raw[`${first[0]} _bulk`] = first[1]['raw_per_s']!;
+      break;
+    }
+    case 'evolution': {
+      await (await import('./evolution.ts')).benchEvolution({ items, log });
       break;
     }
     case 'rabbitmq': {

@@ -24,12 +24,14 @@ export class PostgresqlReader {
     const text = `SELECT t."id"::text AS id, s.stamp::text AS stamp, to_json(t."links") AS links${shape.selects.map((s) => `, ${s}`).join('')}
   FROM ${qualified(schema, definition.postgresql.table)} t
   JOIN ${qualified(schema, STAMPS_TABLE, 'bookkeeping')} s ON s.tbl = $1 AND s.id = t."id" AND NOT s.deleted
-  ${after === undefined ? '' : 'WHERE t."id" > $3::uuid'}
+  ${after === undefined ? '' : 'WHERE t."id" > $3::uuid AND s.id > $3::uuid'}
   ORDER BY t."id" LIMIT $2`;
     const values: unknown[] = [definition.postgresql.table, limit];
     if (after !== undefined) values.push(after.toLowerCase());
     let rows: Array<Record<string, unknown>>;
     try {
+      // a scan from the start is the first page of a long walk: fresh statistics (a bulk load leaves none) keep every page an index range
+      if (after === undefined) await this.pool().query(`ANALYZE ${qualified(schema, definition.postgresql.table)}, ${qualified(schema, STAMPS_TABLE, 'bookkeeping')}`);
       rows = (await this.pool().query(text, values)).rows;
     } catch (err) {
       if (isUnavailable(err)) throw new StoreUnavailableError('postgresql', describe(err), { cause: err });
