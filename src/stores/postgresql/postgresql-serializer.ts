@@ -2,6 +2,7 @@ import type { Blueprint } from '../../schema/blueprint.ts';
 import { columnType } from '../../schema/column-types.ts';
 import type { Item } from '../../schema/item.ts';
 import { ident } from './postgresql-sql.ts';
+import { wkbToGeoJson } from './wkb.ts';
 
 /**
  * Items travel to PostgreSQL as one JSON array per table, unpacked server-side
@@ -96,7 +97,7 @@ export function hasGeometry(definition: Blueprint): boolean {
 /**
  * How a column reads back as the JSON a client sends (the scan of SPEC §9 and §12), by the
  * column's PostgreSQL type in the column-type table: each SELECT gives JSON, which pg parses.
- * Geometry comes back as GeoJSON (15 decimals, PostGIS's most), dates as `yyyy-MM-dd` (to_json
+ * Geometry comes back as GeoJSON from its WKB (every coordinate bit for bit), dates as `yyyy-MM-dd` (to_json
  * never goes through a JavaScript Date), datetimes as ISO 8601 in UTC with `Z`, REAL as its
  * shortest exact number (its largest kept within the type's bounds), arrays element by element, json as stored.
  */
@@ -114,7 +115,7 @@ const real = (v: unknown): unknown => (typeof v === 'number' && Math.abs(v) > RE
 const READ_BACK: Readonly<Record<string, ReadBack>> = {
   REAL: { select: (c) => `to_json(${c})`, parse: real },
   'REAL[]': { select: (c) => `to_json(${c})`, parse: (v) => (Array.isArray(v) ? v.map(real) : v) },
-  geometry: { select: (c) => `ST_AsGeoJSON(${c}, 15, 0)::json` },
+  geometry: { select: (c) => `ST_AsBinary(${c})`, parse: (v) => (Buffer.isBuffer(v) ? wkbToGeoJson(v) : v) },
   'TIMESTAMP WITH TIME ZONE': { select: (c) => `to_json(${c})`, parse: utc },
   'TIMESTAMP WITH TIME ZONE[]': { select: (c) => `to_json(${c})`, parse: (v) => (Array.isArray(v) ? v.map(utc) : v) },
 };
