@@ -276,24 +276,32 @@ describe('PostgreSQL store', () => {
     assert.deepEqual(replaced, { c_string: 'only this', c_point: null, c_json: null, links: null });
   });
 
-  test('a second snapshot with a changed blueprint makes v2 tables; v1 tables and rows stay; items go to the version they name', async () => {
+  test('a second snapshot with a changed blueprint makes v2 tables; v1 tables and rows stay; each write lands in both versions, in each shape', async () => {
     const p = project('evolve');
     await snapshot(p, { note: { postgresql: { table: 'notes' }, columns: { title: { type: 'string' }, n: { type: 'integer' }, camelCase: { type: 'boolean' } } } });
     const a = randomUUID();
     await ok(dstore.request('PUT', `/${p}/note/${a}`, { id: a, project_version: 1, title: 'in v1', n: 1, camelCase: true }), 200);
 
     await ok(dstore.request('PUT', `/${p}/note/_blueprint`, { postgresql: { table: 'posts' }, columns: { title: { type: 'text' }, n: { type: 'float' }, added: { type: 'date' } } }), 200);
-    assert.equal((await ok(dstore.request('POST', `/${p}/_version`), 201)).project_version, 2);
+    assert.equal((await ok(dstore.request('POST', `/${p}/_version?wait=backfill`), 201)).project_version, 2);
 
     assert.deepEqual(await columns(`${p}_v1`, 'notes'), { id: ['uuid', 'uuid'], links: ['ARRAY', '_uuid'], title: ['text', 'text'], n: ['integer', 'int4'], camelCase: ['boolean', 'bool'] });
     assert.deepEqual(await columns(`${p}_v2`, 'posts'), { id: ['uuid', 'uuid'], links: ['ARRAY', '_uuid'], title: ['text', 'text'], n: ['real', 'float4'], added: ['date', 'date'] });
     assert.deepEqual(await sql(`SELECT id::text, title, n, "camelCase" FROM "${p}_v1".notes`), [{ id: a, title: 'in v1', n: 1, camelCase: true }]);
 
+    // the v1 item was back-filled into v2, in v2's shape
+    assert.deepEqual(await sql(`SELECT id::text, title, n, added::text FROM "${p}_v2".posts`), [{ id: a, title: 'in v1', n: 1, added: null }]);
+
     const b = randomUUID();
-    await ok(dstore.request('PUT', `/${p}/note/${b}`, { id: b, project_version: 2, title: 'in v2', n: 2.5, added: '2024-03-01' }), 200);
+    // 2.5 has no place in v1's integer column: refused, naming the version and field, nothing stored
+    const refused = await ok(dstore.request('PUT', `/${p}/note/${b}`, { id: b, project_version: 2, title: 'in v2', n: 2.5, added: '2024-03-01' }), 400);
+    assert.ok(refused.errors['v1.n'], JSON.stringify(refused));
+    assert.deepEqual(await sql(`SELECT id::text FROM "${p}_v2".posts WHERE id = $1`, [b]), []);
+    await ok(dstore.request('PUT', `/${p}/note/${b}`, { id: b, project_version: 2, title: 'in v2', n: 2, added: '2024-03-01' }), 200);
     await ok(dstore.request('PUT', `/${p}/note/${a}`, { id: a, project_version: 1, title: 'v1 again', n: 3 }), 200);
-    assert.deepEqual(await sql(`SELECT id::text, title, n FROM "${p}_v1".notes`), [{ id: a, title: 'v1 again', n: 3 }]);
-    assert.deepEqual(await sql(`SELECT id::text, title, n, added::text FROM "${p}_v2".posts`), [{ id: b, title: 'in v2', n: 2.5, added: '2024-03-01' }]);
+    const byId = (rows: Array<Record<string, unknown>>) => rows.sort((x, y) => String(x['id']).localeCompare(String(y['id'])));
+    assert.deepEqual(byId(await sql(`SELECT id::text, title, n, "camelCase" FROM "${p}_v1".notes`)), byId([{ id: a, title: 'v1 again', n: 3, camelCase: null }, { id: b, title: 'in v2', n: 2, camelCase: null }]));
+    assert.deepEqual(byId(await sql(`SELECT id::text, title, n, added::text FROM "${p}_v2".posts`)), byId([{ id: a, title: 'v1 again', n: 3, added: null }, { id: b, title: 'in v2', n: 2, added: '2024-03-01' }]));
   });
 
   test('a migration that fails at its second table leaves no schema, and a retry succeeds', async () => {
