@@ -51,6 +51,7 @@ export const Errors = {
   conflict: define('DSTORE_CONFLICT', 409, (what: string) => what),
   migrationFailed: define('DSTORE_MIGRATION_FAILED', 502, (engine: string, reason: string) => `snapshot not created: the ${engine} migration failed: ${reason}`),
   writeRefused: define('DSTORE_WRITE_REFUSED', 502, (refused: Array<{ store: string; id: string; reason: string }>) => `${refused[0]!.store} refused the write of ${refused[0]!.id}: ${refused[0]!.reason}${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ''}; it is in the dead-letter list (GET /_deadletter), the other engines applied it`, (refused: Array<{ store: string; id: string; reason: string }>) => Object.fromEntries(refused.map((r) => [`${r.id}.${r.store}`, r.reason]))),
+  writeNotDurable: define('DSTORE_WRITE_NOT_DURABLE', 503, (pending: readonly string[], reason: string) => `the write was not applied by ${pending.join(', ')} within WRITE_TIMEOUT_MS and cannot be put on disk to be applied later (${reason}); it stays queued in memory and is applied if the engine recovers before dstore restarts: send it again once GET /_health is up`),
   queueUnavailable: define('DSTORE_QUEUE_UNAVAILABLE', 503, (reason: string) => `writes cannot be accepted now: ${reason}; nothing was stored`),
   notFound: define('DSTORE_ROUTE_NOT_FOUND', 404, (method: string, url: string) => `no route for ${method} ${url}`),
   methodNotAllowed: define('DSTORE_METHOD_NOT_ALLOWED', 405, (method: string, url: string) => `${method} is not allowed on ${url}`),

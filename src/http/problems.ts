@@ -2,7 +2,7 @@ import { CatalogError } from '../catalog/catalog.ts';
 import { MigrationError } from '../catalog/migration.ts';
 import { BlueprintError } from '../schema/blueprint.ts';
 import { blueprintNameProblem, projectNameProblem } from '../schema/identifiers.ts';
-import { QueueUnavailableError } from '../writes/queue.ts';
+import { QueueUnavailableError, WriteNotDurableError } from '../writes/queue.ts';
 import { ApiError, Errors } from './errors.ts';
 
 /** Turns anything thrown while serving a request into the error catalog's answer. */
@@ -18,6 +18,7 @@ export function toApiError(err: unknown, bodyLimit: number): ApiError {
     }
   }
   if (err instanceof MigrationError) return Errors.migrationFailed(err.store, err.reason);
+  if (err instanceof WriteNotDurableError) return Errors.writeNotDurable(err.pending, err.message);
   if (err instanceof QueueUnavailableError) return Errors.queueUnavailable(err.message);
   const fastify = err as { code?: string; statusCode?: number; message?: string };
   if (fastify.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return Errors.bodyTooLarge(bodyLimit);

@@ -3,7 +3,7 @@ import { applyToStore, ApplyAbortedError } from './applier.ts';
 import { DeadLetterFile } from './dead-letter-file.ts';
 import { Journal } from './journal.ts';
 import type { DeadLetter, LaneHealth, QueueHealth, SubmitOptions, SubmitResult, WriteQueue } from './queue.ts';
-import { QueueUnavailableError } from './queue.ts';
+import { QueueUnavailableError, WriteNotDurableError } from './queue.ts';
 
 /** Writes submitted together, followed until every store has applied them. */
 interface Ticket {
@@ -194,9 +194,8 @@ export class InProcessQueue implements WriteQueue {
     try {
       ticket.journalSeq = await this.journal.append(ticket.writes);
     } catch (err) {
-      // not on disk, so no 202: the write is queued in memory and still being applied, so keep waiting for it
-      this.log(`queue: cannot journal a write still pending in ${pending.join(', ')}: ${(err as Error).message}; waiting for it instead`);
-      return this.outcome(ticket, { ...options, timeoutMs: Math.max(options.timeoutMs, 1000) });
+      // not on disk, so no 202: a 503 that says the write is only in memory
+      throw new WriteNotDurableError(pending, (err as Error).message, { cause: err });
     }
     if (ticket.pending.size === 0) this.journal.done(ticket.journalSeq).catch(() => {});
     return { state: 'accepted', pending };
@@ -211,6 +210,7 @@ export class InProcessQueue implements WriteQueue {
       engines[name] = lane.health(now);
     }
     if (this.stopped) return { status: 'down', reason: 'shutting down', pending, engines };
+    await this.journal.heal();
     const journal = this.journal.failing;
     if (journal) return { status: 'down', reason: `the journal (QUEUE_PATH) cannot be written: ${journal}`, pending, engines };
     return { status: 'up', pending, engines };

@@ -91,6 +91,11 @@ export class Journal {
     return this.failure;
   }
 
+  /** After a failure: tries a harmless empty line, so the journal counts as writable again once space is back. */
+  async heal(): Promise<void> {
+    if (this.failure) await this.write('\n', true).catch(() => {});
+  }
+
   private write(text: string, sync: boolean): Promise<void> {
     const next = this.chain.then(async () => {
       if (!this.file) throw new JournalWriteError('the journal is closed');

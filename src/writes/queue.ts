@@ -79,3 +79,13 @@ export interface WriteQueue {
 }
 
 export class QueueUnavailableError extends Error {}
+
+/**
+ * A write an engine had not applied by WRITE_TIMEOUT_MS could not be journaled
+ * (disk full): no 202 can be promised. It stays queued in memory.
+ */
+export class WriteNotDurableError extends QueueUnavailableError {
+  constructor(readonly pending: readonly StoreName[], reason: string, options?: { cause?: unknown }) {
+    super(reason, options);
+  }
+}
