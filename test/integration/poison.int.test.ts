@@ -161,3 +161,72 @@ test('a lane behind an engine that accepts and never answers: /_health says "stu
   const row = await sql.query(`SELECT 1 FROM "${project}_v1"."articles" WHERE id = $1`, [id(3, 1)]);
   assert.equal(row.rowCount, 1);
 });
+
+test('through RabbitMQ: the poison write of a batch of 1,000 is dead-lettered, the 999 others applied; redelivered after kill -9, it is isolated again and acked, not redelivered forever', { timeout: 180_000 }, async () => {
+  const amqp = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
+  const prefix = `dstorepoison-${process.pid}-${Date.now().toString(36)}`;
+  const project = `poisonmq_${process.pid}`;
+  const dir = await mkdtemp(join(tmpdir(), 'dstore-poison-mq-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const proxy = await new TcpProxy(host, port).start();
+  cleanups.push(() => proxy.stop());
+  const { default: amqplib } = await import('amqplib');
+  cleanups.push(async () => {
+    // the queues and exchanges of this run's prefix
+    const conn = await amqplib.connect(amqp);
+    const names = [...Array.from({ length: 8 }, (_, p) => `${prefix}.partition.${p}`), `${prefix}.level.w1`, `${prefix}.deadletter`, `${prefix}.copies`];
+    for (const q of names) {
+      const ch = await conn.createChannel();
+      ch.on('error', () => {});
+      await ch.deleteQueue(q).catch(() => {});
+      await ch.close().catch(() => {});
+    }
+    for (const e of [`${prefix}.writes`, `${prefix}.level`]) {
+      const ch = await conn.createChannel();
+      ch.on('error', () => {});
+      await ch.deleteExchange(e).catch(() => {});
+      await ch.close().catch(() => {});
+    }
+    await conn.close();
+  });
+  const env = { ...pgEnv(proxy.port), POSTGRESQL_HOST: '127.0.0.1', QUEUE_CONNECTIONSTRING: amqp, QUEUE_PREFIX: prefix, WORKER_ID: 'w1', LEVEL_PATH: join(dir, 'level'), PROJECT_FILE_PATH: join(dir, 'blueprint'), QUEUE_PATH: join(dir, 'queue'), WRITE_TIMEOUT_MS: '3000' };
+  let current = await startServerProcess(env);
+  cleanups.push(() => current.stop('SIGKILL'));
+  const request = async (method: string, url: string, body?: unknown) => {
+    const res = await fetch(`${current.url}${url}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, text, body: text ? JSON.parse(text) : undefined };
+  };
+  const letters = async () => (await request('GET', '/_deadletter')).body.letters.filter((l: { project: string }) => l.project === project).map((l: { item_id: string; engine: string }) => `${l.item_id} ${l.engine}`).sort();
+  await poisonedProject(request, project);
+
+  const bulk = await request('PUT', `/${project}/article`, items(4, 1000, 420));
+  assert.equal(bulk.status, 502, bulk.text);
+  assert.deepEqual(Object.keys(bulk.body.errors), [`${id(4, 420)}.postgresql`]);
+  assert.equal(await rowCount(project), 999);
+  assert.deepEqual(await letters(), [`${id(4, 420)} postgresql`]);
+
+  // PostgreSQL away: the worker holds the batch unacknowledged when the process is killed
+  await proxy.cut();
+  const accepted = await request('PUT', `/${project}/article?async=true`, items(5, 1000, 77));
+  assert.equal(accepted.status, 202, accepted.text);
+  await new Promise((r) => setTimeout(r, 1000));
+  await current.stop('SIGKILL');
+  await proxy.restore();
+
+  current = await startServerProcess(env);
+  await until('the 999 redelivered rows', 90_000, async () => (await rowCount(project)) === 1998);
+  await until('the redelivered poison dead-lettered', 30_000, async () => (await letters()).length === 2);
+  assert.deepEqual(await letters(), [`${id(4, 420)} postgresql`, `${id(5, 77)} postgresql`].sort());
+  // acked, not redelivered forever: the partitions drain and the process is alive and answering
+  await until('nothing pending', 30_000, async () => {
+    const h = await request('GET', '/_health');
+    return h.status === 200 && h.body.queue.pending === 0;
+  });
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.deepEqual(await letters(), [`${id(4, 420)} postgresql`, `${id(5, 77)} postgresql`].sort());
+  const next = await request('PUT', `/${project}/article/${id(5, 5000)}`, { ...ARTICLE, id: id(5, 5000) });
+  assert.equal(next.status, 200, next.text);
+  assert.equal((await request('DELETE', `/${project}`)).status, 204);
+  await current.stop();
+});
