@@ -143,7 +143,7 @@ async function main() {
   if (want('postgresql')) {
     await ensurePostgresql();
     await ensureRabbitmq();
-    await suite('postgresql', [...files('test/integration', 'postgresql.int.test.ts'), ...files('test/integration', 'outage.int.test.ts'), ...files('test/integration', 'poison.int.test.ts'), ...files('test/integration', 'full-disk.int.test.ts')], { ...PG, QUEUE_CONNECTIONSTRING: AMQP });
+    await suite('postgresql', [...files('test/integration', 'postgresql.int.test.ts'), ...files('test/integration', 'scan-postgresql.int.test.ts'), ...files('test/integration', 'outage.int.test.ts'), ...files('test/integration', 'poison.int.test.ts'), ...files('test/integration', 'full-disk.int.test.ts')], { ...PG, QUEUE_CONNECTIONSTRING: AMQP });
   }
   // the all-engine suites write through PostgreSQL and the first search engine too
   const firstSearchHost = async () => {
@@ -166,7 +166,7 @@ async function main() {
     if (!(engine instanceof Error)) await engine.stop();
   }
   if (want('elasticsearch')) {
-    const esFiles = files('test/integration', 'elasticsearch.int.test.ts');
+    const esFiles = [...files('test/integration', 'elasticsearch.int.test.ts'), ...files('test/integration', 'scan-elasticsearch.int.test.ts')];
     if (process.env.ELASTICSEARCH_HOST) await suite(`elasticsearch ${process.env.ELASTICSEARCH_HOST}`, esFiles);
     for (let i = 0; i < engineList.length; i++) {
       const { name } = engineList[i];

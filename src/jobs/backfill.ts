@@ -91,7 +91,7 @@ export function backfillRunner(deps: BackfillDeps): (job: JobRecord) => JobRunne
 
     if (ctx.job.total === 0 && ctx.job.done === 0) {
       let total = 0;
-      for (const blueprint of blueprints) total += await countItems(source, project, sourceVersion, blueprint, catalog);
+      for (const blueprint of blueprints) total += await source.count({ project, version: sourceVersion, blueprint, definition: catalog.snapshot(project, sourceVersion).blueprints[blueprint]! });
       ctx.setTotal(total);
     }
 
@@ -161,17 +161,4 @@ export function backfillRunner(deps: BackfillDeps): (job: JobRecord) => JobRunne
 
 function pageSize(rate: number): number {
   return rate > 0 ? Math.max(1, Math.min(PAGE, Math.ceil(rate / 4))) : PAGE;
-}
-
-/** Counts one version's items of a blueprint by paging through the scan (every engine can do that, the same way). */
-async function countItems(source: Store, project: string, version: number, blueprint: string, catalog: Catalog): Promise<number> {
-  const definition = catalog.snapshot(project, version).blueprints[blueprint]!;
-  let count = 0;
-  let after: string | undefined;
-  for (;;) {
-    const items = await source.scan({ project, version, blueprint, definition, after, limit: 5000 });
-    if (!items.length) return count;
-    count += items.length;
-    after = items[items.length - 1]!.id;
-  }
 }

@@ -31,6 +31,8 @@ export interface Store {
    * and of verify and rebuild (SPEC §12).
    */
   scan(request: ScanRequest): Promise<ScannedItem[]>;
+  /** How many items one version holds of one blueprint (what a scan of it would give), so a job knows its total first. */
+  count(request: Pick<ScanRequest, 'project' | 'version' | 'blueprint' | 'definition'>): Promise<number>;
   /** Points the "latest" readers at a version whose back-fill is done (SPEC §9: the ES alias `<project>`, the PostgreSQL view schema `<project>`). */
   activate(snapshot: Snapshot): Promise<void>;
   /** Drops one version of a project: its schema, indices, keys (SPEC §9 "Retiring"); harmless when already gone. */

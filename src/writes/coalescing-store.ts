@@ -89,6 +89,9 @@ export class CoalescingStore implements Store {
   scan(request: ScanRequest): Promise<ScannedItem[]> {
     return this.store.scan(request);
   }
+  count(request: Parameters<Store['count']>[0]): Promise<number> {
+    return this.store.count(request);
+  }
   activate(snapshot: Snapshot): Promise<void> {
     return this.store.activate(snapshot);
   }

@@ -118,6 +118,7 @@ describe(`Elasticsearch scan, activate, retire (${HOST || 'ELASTICSEARCH_HOST un
     await store.apply([put(v1, 'note', { id: five[1]!, project_version: 1, title: 'late' }, 1)]);
     const all = await scan(v1, 'note');
     assert.deepEqual(all.map((s) => s.id), [five[0], five[2], five[3], five[4]]);
+    assert.equal(await store.count({ project: v1.project, version: v1.version, blueprint: 'note', definition: v1.blueprints['note']! }), all.length, 'count is what a scan gives');
     assert.equal(all[2]!.stamp, rewrite.stamp);
     assert.equal(all[2]!.item['title'], 'again');
     assert.deepEqual(await scan(v1, 'other'), [{ id: five[0], stamp: elsewhere.stamp, item: { id: five[0], project_version: 1, title: 'elsewhere' } }]);

@@ -198,6 +198,8 @@ test('scan pages through one blueprint of one version in id order, with each ite
   await store.apply([del(300, { id: SCAN_IDS[1], versions: [1, 2] }), put(301, 'rewritten', { id: SCAN_IDS[2] })]);
   const all = await scanOf();
   assert.deepEqual(all.map((s) => [s.id, s.stamp, s.item['title']]), [[SCAN_IDS[0], 101, 't0'], [SCAN_IDS[2], 301, 'rewritten'], [SCAN_IDS[3], 100, 't3'], [SCAN_IDS[4], 102, 't4']]);
+  // count is what a scan gives: the deleted one and the neighbours are not counted
+  assert.equal(await store.count({ project: 'myblog', version: 1, blueprint: 'article', definition }), all.length);
   assert.deepEqual((await scanOf({ version: 2 })).map((s) => [s.id, s.stamp]), [[SCAN_IDS[0], 200]]);
   assert.deepEqual(await scanOf({ version: 3 }), []);
 });

@@ -23,6 +23,19 @@ interface SearchAnswer {
 export class ElasticsearchReader {
   constructor(private readonly es: ElasticsearchConnection) {}
 
+  /** The documents of the version's index, after a refresh (what a scan would see). */
+  async count(request: Pick<ScanRequest, 'project' | 'version' | 'blueprint'>): Promise<number> {
+    const index = indexName(request.project, request.version, request.blueprint);
+    try {
+      await this.es.request('POST', `/${index}/_refresh`);
+      const { body } = await this.es.request<{ count: number }>('GET', `/${index}/_count`);
+      return body.count;
+    } catch (err) {
+      if (err instanceof EngineRequestError && err.status === 404) throw new Error(`Elasticsearch has no index ${index} to count (version retired or never migrated?): ${err.reason}`, { cause: err });
+      throw err;
+    }
+  }
+
   async scan(request: ScanRequest): Promise<ScannedItem[]> {
     const { project, version, blueprint, definition, limit } = request;
     if (request.after !== undefined && !isUuid(request.after)) throw new Error(`scan cursor ${JSON.stringify(request.after)} is not a UUID`);

@@ -98,6 +98,10 @@ export class ElasticsearchStore implements Store {
     return this.reader.scan(request);
   }
 
+  count(request: Parameters<Store['count']>[0]): Promise<number> {
+    return this.reader.count(request);
+  }
+
   activate(snapshot: Snapshot): Promise<void> {
     return this.migrator.activate(snapshot);
   }

@@ -146,6 +146,13 @@ export class LevelStore implements Store {
     });
   }
 
+  /** Counts the blueprint's item keys (keys only: no value is read). */
+  async count(request: Parameters<Store['count']>[0]): Promise<number> {
+    let n = 0;
+    for await (const _key of this.open_.keys(blueprintRange(request.project, request.version, request.blueprint))) n++;
+    return n;
+  }
+
   /** LevelDB has no "latest" pointer: readers name the version in the key. */
   async activate(_snapshot: Snapshot): Promise<void> {}
 

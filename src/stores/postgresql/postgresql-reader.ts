@@ -15,6 +15,19 @@ import { qualified, schemaName, STAMPS_TABLE } from './postgresql-sql.ts';
 export class PostgresqlReader {
   constructor(private readonly pool: () => Pool) {}
 
+  /** The rows of the version's table (each row is an item whose last write was a put). */
+  async count(request: Pick<ScanRequest, 'project' | 'version' | 'definition'>): Promise<number> {
+    const schema = schemaName(request.project, request.version);
+    const table = request.definition.postgresql.table;
+    try {
+      const { rows } = await this.pool().query(`SELECT count(*)::bigint::text AS n FROM ${qualified(schema, table)}`);
+      return Number(rows[0].n);
+    } catch (err) {
+      if (isUnavailable(err)) throw new StoreUnavailableError('postgresql', describe(err), { cause: err });
+      throw new Error(`PostgreSQL count of ${schema}.${table}: ${describe(err)}`, { cause: err });
+    }
+  }
+
   async scan(request: ScanRequest): Promise<ScannedItem[]> {
     const { project, version, definition, after, limit } = request;
     if (after !== undefined && !isUuid(after)) throw new Error(`scan cursor ${JSON.stringify(after)} is not a UUID`);

@@ -160,6 +160,11 @@ export class PostgresqlStore implements Store {
     return this.reader.scan(request);
   }
 
+  async count(request: Parameters<Store['count']>[0]): Promise<number> {
+    await this.ready();
+    return this.reader.count(request);
+  }
+
   async activate(snapshot: Snapshot): Promise<void> {
     await this.ready();
     await this.migrator.activate(snapshot);
