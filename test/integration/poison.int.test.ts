@@ -49,6 +49,20 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   }
 }
 
+/** Deletes the queues and exchanges of one QUEUE_PREFIX (one worker, WORKER_ID w1, 8 partitions). */
+async function deleteTopology(amqp: string, prefix: string): Promise<void> {
+  const { default: amqplib } = await import('amqplib');
+  const conn = await amqplib.connect(amqp);
+  const queues = [...Array.from({ length: 8 }, (_, p) => `${prefix}.partition.${p}`), `${prefix}.level.w1`, `${prefix}.deadletter`, `${prefix}.copies`];
+  for (const [kind, name] of [...queues.map((q) => ['queue', q] as const), ['exchange', `${prefix}.writes`] as const, ['exchange', `${prefix}.level`] as const]) {
+    const ch = await conn.createChannel();
+    ch.on('error', () => {});
+    await (kind === 'queue' ? ch.deleteQueue(name) : ch.deleteExchange(name)).catch(() => {});
+    await ch.close().catch(() => {});
+  }
+  await conn.close();
+}
+
 /** The snapshot exists in PostgreSQL; then the CHECK constraint dstore does not know of. */
 async function poisonedProject(request: (m: string, u: string, b?: unknown) => Promise<{ status: number }>, project: string): Promise<void> {
   assert.equal((await request('PUT', `/${project}/article/_blueprint`, ARTICLE_BLUEPRINT)).status, 200);
@@ -170,25 +184,7 @@ test('through RabbitMQ: the poison write of a batch of 1,000 is dead-lettered, t
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const proxy = await new TcpProxy(host, port).start();
   cleanups.push(() => proxy.stop());
-  const { default: amqplib } = await import('amqplib');
-  cleanups.push(async () => {
-    // the queues and exchanges of this run's prefix
-    const conn = await amqplib.connect(amqp);
-    const names = [...Array.from({ length: 8 }, (_, p) => `${prefix}.partition.${p}`), `${prefix}.level.w1`, `${prefix}.deadletter`, `${prefix}.copies`];
-    for (const q of names) {
-      const ch = await conn.createChannel();
-      ch.on('error', () => {});
-      await ch.deleteQueue(q).catch(() => {});
-      await ch.close().catch(() => {});
-    }
-    for (const e of [`${prefix}.writes`, `${prefix}.level`]) {
-      const ch = await conn.createChannel();
-      ch.on('error', () => {});
-      await ch.deleteExchange(e).catch(() => {});
-      await ch.close().catch(() => {});
-    }
-    await conn.close();
-  });
+  cleanups.push(() => deleteTopology(amqp, prefix));
   const env = { ...pgEnv(proxy.port), POSTGRESQL_HOST: '127.0.0.1', QUEUE_CONNECTIONSTRING: amqp, QUEUE_PREFIX: prefix, WORKER_ID: 'w1', LEVEL_PATH: join(dir, 'level'), PROJECT_FILE_PATH: join(dir, 'blueprint'), QUEUE_PATH: join(dir, 'queue'), WRITE_TIMEOUT_MS: '3000' };
   let current = await startServerProcess(env);
   cleanups.push(() => current.stop('SIGKILL'));
@@ -229,4 +225,43 @@ test('through RabbitMQ: the poison write of a batch of 1,000 is dead-lettered, t
   assert.equal(next.status, 200, next.text);
   assert.equal((await request('DELETE', `/${project}`)).status, 204);
   await current.stop();
+});
+
+test('through RabbitMQ: a worker lane behind a silent PostgreSQL shows "stuck" in /_health with the age of the batch it holds, and recovers', { timeout: 120_000 }, async () => {
+  const amqp = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
+  const prefix = `dstorestuck-${process.pid}-${Date.now().toString(36)}`;
+  const project = `stuckmq_${process.pid}`;
+  const dir = await mkdtemp(join(tmpdir(), 'dstore-stuck-mq-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const proxy = await new TcpProxy(host, port).start();
+  cleanups.push(() => proxy.stop());
+  cleanups.push(() => deleteTopology(amqp, prefix));
+  const env = { ...pgEnv(proxy.port), POSTGRESQL_HOST: '127.0.0.1', QUEUE_CONNECTIONSTRING: amqp, QUEUE_PREFIX: prefix, WORKER_ID: 'w1', LEVEL_PATH: join(dir, 'level'), PROJECT_FILE_PATH: join(dir, 'blueprint'), QUEUE_PATH: join(dir, 'queue'), WRITE_TIMEOUT_MS: '1000' };
+  const server = await startServerProcess(env);
+  cleanups.push(() => server.stop('SIGKILL'));
+  const request = async (method: string, url: string, body?: unknown) => {
+    const res = await fetch(`${server.url}${url}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, text, body: text ? JSON.parse(text) : undefined };
+  };
+  assert.equal((await request('PUT', `/${project}/article/_blueprint`, ARTICLE_BLUEPRINT)).status, 200);
+  assert.equal((await request('POST', `/${project}/_version`)).status, 201);
+  assert.equal((await request('GET', '/_health')).status, 200);
+
+  proxy.silence();
+  const write = await request('PUT', `/${project}/article/${id(6, 1)}?async=true`, { ...ARTICLE, id: id(6, 1) });
+  assert.equal(write.status, 202, write.text);
+  const health = await until('stuck in /_health', 8_000, async () => {
+    const h = await request('GET', '/_health');
+    return h.body.engines.postgresql.status === 'stuck' && h;
+  });
+  assert.equal(health.status, 503);
+  assert.ok(health.body.engines.postgresql.oldest_pending_ms > 2000, JSON.stringify(health.body));
+  assert.equal(health.body.engines.level.status, 'up');
+
+  await proxy.restore();
+  await until('healthy again', 30_000, async () => (await request('GET', '/_health')).status === 200);
+  assert.equal((await sql.query(`SELECT 1 FROM "${project}_v1"."articles" WHERE id = $1`, [id(6, 1)])).rowCount, 1);
+  assert.equal((await request('DELETE', `/${project}`)).status, 204);
+  await server.stop();
 });
