@@ -5,6 +5,8 @@ export const COLUMN_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/;
 export const RESERVED_COLUMNS: readonly string[] = ['id', 'project_version', 'links'];
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const RESERVED_SCHEMAS: readonly string[] = ['public', 'information_schema'];
+
 /** Longest project name: `<project>_v<version>` must still fit PostgreSQL's 63-byte identifiers. */
 export const PROJECT_MAX_LENGTH = 48;
 
@@ -15,6 +17,8 @@ export function projectNameProblem(name: string): string | null {
   // `_v<digits>` marks the version in schema and index names; inside a project name it would make two names collide
   if (/_v\d+(_|$)/.test(name)) return 'must not contain _v<digits> (reserved for version suffixes)';
   if (name.startsWith('pg_')) return 'must not start with pg_ (reserved by PostgreSQL)';
+  // the project's name is also its PostgreSQL schema of "latest" views (SPEC §9)
+  if (RESERVED_SCHEMAS.includes(name)) return `is a schema every PostgreSQL database has (${RESERVED_SCHEMAS.join(', ')})`;
   return null;
 }
 

@@ -27,6 +27,12 @@ test('project names: no pg_ prefix (reserved by PostgreSQL for schemas)', () => 
   assert.equal(projectNameProblem('blog_pg_x'), null);
 });
 
+test('project names: not public or information_schema (the project is also its schema of latest views)', () => {
+  assert.match(projectNameProblem('public') ?? '', /every PostgreSQL database has/);
+  assert.match(projectNameProblem('information_schema') ?? '', /every PostgreSQL database has/);
+  assert.equal(projectNameProblem('publication'), null);
+});
+
 test('blueprint names: lowercase ^[a-z][a-z0-9_]{0,62}$', () => {
   for (const ok of ['article', 'a', 'a_v1', 'x'.repeat(63), 'pg_thing']) assert.equal(blueprintNameProblem(ok), null, ok);
   for (const bad of ['', 'Article', '1a', '_a', 'a-b', 'a;drop', '%22x%22', '"x"', '..', 'x'.repeat(64), 'a b', 'a/b']) {
