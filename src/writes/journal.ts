@@ -115,7 +115,7 @@ export class Journal {
       } catch (err) {
         this.torn = true;
         await file.truncate(this.size).then(() => (this.torn = false), () => {});
-        this.failure = `${this.path} cannot be written: ${(err as Error).message}`;
+        this.failure = `${this.path}: ${(err as Error).message}`;
         throw new JournalWriteError(this.failure, { cause: err });
       }
     });
