@@ -86,7 +86,7 @@ test('after a restart, blueprints, snapshots and writes still work', async () =>
   const server = await startServerProcess(env);
   try {
     let r = await curl('GET', `${server.url}/myblog/_version`);
-    assert.deepEqual(r.json, { project_version: 1, versions: [1] });
+    assert.deepEqual(r.json, { project_version: 1, versions: [1], retired: [] });
     r = await curl('GET', `${server.url}/myblog/article/_blueprint/1`);
     assert.equal(r.status, 200);
     assert.equal(r.json.postgresql.table, 'articles');
