@@ -1,4 +1,4 @@
-import { ARRAY_KEYWORDS, COLUMN_TYPE_NAMES, COLUMN_TYPES, KEYWORDS, type ColumnType } from './column-types.ts';
+import { ARRAY_KEYWORDS, COLUMN_TYPE_NAMES, COLUMN_TYPES, KEYWORDS, valueLimitsOf, type ColumnType } from './column-types.ts';
 import { blueprintNameProblem, columnNameProblem, NAME_PATTERN } from './identifiers.ts';
 import type { ValidateFunction } from 'ajv';
 import { describeAjvError, sharedAjv } from './ajv.ts';
@@ -168,7 +168,7 @@ const valueValidators = new WeakMap<Column, ValidateFunction>();
 /** Why a present, non-null value is not a valid value of a column (its type and validation), or null when it is. */
 export function columnValueProblem(column: Column, value: unknown): string | null {
   if (value === undefined || value === null) return 'must be a value, not null';
-  const limit = valueLimitProblem(value, { exactIntegers: COLUMN_TYPES.get(column.type)?.keywords === 'json' });
+  const limit = valueLimitProblem(value, valueLimitsOf(column.type));
   if (limit) return limit;
   let validate = valueValidators.get(column);
   if (!validate) {

@@ -2,6 +2,7 @@
  * The column-type table of SPEC §4, once, as data. Validation and every
  * engine's migrator and serializer read their column from here.
  */
+import { MAX_KEYWORD_BYTES, type ValueLimits } from './limits.ts';
 
 /** GeoJSON geometry types a column can hold. */
 export type GeometryKind = 'Point' | 'MultiPoint' | 'LineString' | 'MultiLineString' | 'Polygon' | 'MultiPolygon';
@@ -27,6 +28,8 @@ export interface ColumnType {
   readonly elasticsearch: Readonly<Record<string, unknown>>;
   /** The JSON kind LevelDB keeps the value as. */
   readonly level: 'string' | 'number' | 'boolean' | 'object' | 'array';
+  /** UTF-8 bytes a value (or each element) may hold in every engine, when some engine limits it. */
+  readonly maxStringBytes?: number;
 }
 
 /** ISO 8601 date-time with an offset, or the seed's `yyyy-MM-dd HH:mm:ss` (read as UTC). */
@@ -45,12 +48,13 @@ interface Row {
   postgresql: string;
   elasticsearch: Record<string, unknown>;
   level: ColumnType['level'];
+  maxStringBytes?: number;
 }
 
 /** Scalar types: each also exists as `name[]` (an array of values). */
 const SCALARS: Row[] = [
   { base: 'uuid', input: 'a UUID string', valueSchema: { type: 'string', format: 'uuid' }, keywords: 'string', postgresql: 'UUID', elasticsearch: { type: 'keyword' }, level: 'string' },
-  { base: 'string', input: 'a string', valueSchema: { type: 'string' }, keywords: 'string', postgresql: 'TEXT', elasticsearch: { type: 'keyword' }, level: 'string' },
+  { base: 'string', input: 'a string', valueSchema: { type: 'string' }, keywords: 'string', postgresql: 'TEXT', elasticsearch: { type: 'keyword' }, level: 'string', maxStringBytes: MAX_KEYWORD_BYTES },
   { base: 'text', input: 'a string', valueSchema: { type: 'string' }, keywords: 'string', postgresql: 'TEXT', elasticsearch: { type: 'text' }, level: 'string' },
   { base: 'date', input: 'a date yyyy-MM-dd', valueSchema: { type: 'string', format: 'date' }, keywords: 'date', postgresql: 'DATE', elasticsearch: { type: 'date', format: ES_DATE_FORMAT }, level: 'string' },
   { base: 'datetime', input: 'a date-time yyyy-MM-dd HH:mm:ss or ISO 8601 with offset', valueSchema: { type: 'string', format: DATETIME_FORMAT }, keywords: 'date', postgresql: 'TIMESTAMP WITH TIME ZONE', elasticsearch: { type: 'date', format: ES_DATETIME_FORMAT }, level: 'string' },
@@ -107,6 +111,13 @@ export function columnType(name: string): ColumnType {
   const type = COLUMN_TYPES.get(name);
   if (!type) throw new Error(`unknown column type ${name}`);
   return type;
+}
+
+/** The limits every value of a column type is checked against before any engine sees it (schema/limits.ts). */
+export function valueLimitsOf(typeName: string): ValueLimits {
+  const type = COLUMN_TYPES.get(typeName);
+  // json numbers are kept as sent, so integers must be exact in a 64-bit float
+  return { exactIntegers: type?.keywords === 'json', ...(type?.maxStringBytes === undefined ? {} : { maxStringBytes: type.maxStringBytes }) };
 }
 
 /** Validation keywords a column of each family accepts (besides `required`). */

@@ -2,8 +2,8 @@ import type { ValidateFunction } from 'ajv';
 import { columnSchema, type Blueprint, type Problems } from './blueprint.ts';
 import { describeAjvError, sharedAjv } from './ajv.ts';
 import { isUuid } from './identifiers.ts';
-import { COLUMN_TYPES } from './column-types.ts';
-import { stringProblem, valueLimitProblem } from './limits.ts';
+import { valueLimitsOf } from './column-types.ts';
+import { stringProblem, valueLimitProblem, type ValueLimits } from './limits.ts';
 
 /** One record as clients send it and as LevelDB keeps it. */
 export interface Item {
@@ -16,8 +16,8 @@ export interface Item {
 interface CompiledColumn {
   name: string;
   required: boolean;
-  /** `json` and `json[]`: numbers are kept as sent, so integers must be exact in a 64-bit float. */
-  exactIntegers: boolean;
+  /** What no engine can hold for this column's type (exact integers for json, the string length for string). */
+  limits: ValueLimits;
   validate: ValidateFunction;
 }
 
@@ -29,7 +29,7 @@ function columnsOf(blueprint: Blueprint): CompiledColumn[] {
     columns = Object.entries(blueprint.columns).map(([name, column]) => ({
       name,
       required: column.validation?.required === true,
-      exactIntegers: COLUMN_TYPES.get(column.type)?.keywords === 'json',
+      limits: valueLimitsOf(column.type),
       validate: sharedAjv.compile(columnSchema(column)),
     }));
     compiled.set(blueprint, columns);
@@ -60,7 +60,7 @@ function limitProblems(columns: CompiledColumn[], input: Record<string, unknown>
       continue;
     }
     const column = byName.get(key);
-    const problem = valueLimitProblem(input[key], { exactIntegers: column?.exactIntegers ?? false });
+    const problem = valueLimitProblem(input[key], column?.limits ?? { exactIntegers: false });
     if (problem) note(problems, key, problem);
   }
   return problems;

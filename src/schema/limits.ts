@@ -13,9 +13,23 @@ export const MAX_BODY_DEPTH = 64;
 /** The largest integer a 64-bit float holds exactly together with its neighbours (2^53 − 1). */
 export const MAX_EXACT_INTEGER = Number.MAX_SAFE_INTEGER;
 
+/** UTF-8 bytes a `string` value (or `string[]` element) may hold: Elasticsearch's `keyword` refuses longer terms (SPEC §11). */
+export const MAX_KEYWORD_BYTES = 32_766;
+
 export interface ValueLimits {
   /** Refuse integral numbers beyond ±(2^53 − 1): for `json` values, whose numbers engines keep as sent. */
   exactIntegers: boolean;
+  /** Refuse strings longer than this many UTF-8 bytes (the column type's `maxStringBytes`). */
+  maxStringBytes?: number;
+}
+
+/** Why a string is too long for a column that holds at most `max` UTF-8 bytes, as a phrase after "a string", or null. */
+export function stringLengthProblem(text: string, max: number): string | null {
+  // a UTF-8 character is at most 3 bytes per UTF-16 code unit: shorter strings need no count
+  if (text.length * 3 <= max) return null;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes <= max) return null;
+  return `of ${bytes} UTF-8 bytes, over the ${max.toLocaleString('en-US')} a string column holds in every engine (Elasticsearch keyword); use text for long values`;
 }
 
 interface Frame {
@@ -70,6 +84,8 @@ export function valueLimitProblem(value: unknown, limits: ValueLimits): string |
     if (typeof v === 'string') {
       const problem = stringProblem(v);
       if (problem) return frame.key === null ? problem : `holds a string at ${pointerOf(frame)} that ${problem}`;
+      const long = limits.maxStringBytes === undefined ? null : stringLengthProblem(v, limits.maxStringBytes);
+      if (long) return frame.key === null ? `is a string ${long}` : `holds a string at ${pointerOf(frame)} ${long}`;
       continue;
     }
     if (typeof v === 'number') {

@@ -491,3 +491,14 @@ test('a pattern RE2 cannot run (backreference, lookaround) is refused by the blu
     return true;
   });
 });
+
+test('string and string[] over 32,766 UTF-8 bytes are refused with "use text"; text and json take them', () => {
+  const bp = normalizeBlueprint('long', { columns: { s: { type: 'string' }, a: { type: 'string[]' }, t: { type: 'text' }, ta: { type: 'text[]' }, j: { type: 'json' } } });
+  const long = 'x'.repeat(32_767);
+  assert.deepEqual(itemProblems(bp, item({ s: 'x'.repeat(32_766), a: ['ok', 'x'.repeat(32_766)] })), {});
+  const p = itemProblems(bp, item({ s: long, a: ['ok', long], t: long, ta: [long], j: { long } }));
+  assert.deepEqual(Object.keys(p).sort(), ['a', 's']);
+  assert.match(p['s']!, /^is a string of 32767 UTF-8 bytes, over the 32,766 .*use text for long values$/);
+  assert.match(p['a']!, /^holds a string at \/1 of 32767 UTF-8 bytes.*use text for long values$/);
+  assert.match(itemProblems(bp, item({ s: '€'.repeat(10_923) }))['s']!, /of 32769 UTF-8 bytes/, 'three-byte characters count three');
+});

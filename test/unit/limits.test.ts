@@ -104,3 +104,14 @@ test('tooDeepAt counts arrays and objects: a document with `max` levels is fine,
   assert.equal(tooDeepAt([1, 'x', [[]], { a: {} }], 3), null);
   assert.equal(tooDeepAt({ ok: [1], 'c/d': [[[]]] }, 3), '/c~1d/0/0');
 });
+
+test('a string column holds at most 32,766 UTF-8 bytes, counted in bytes, not characters', async () => {
+  const { MAX_KEYWORD_BYTES, stringLengthProblem } = await import('../../src/schema/limits.ts');
+  assert.equal(MAX_KEYWORD_BYTES, 32_766);
+  assert.equal(stringLengthProblem('x'.repeat(32_766), MAX_KEYWORD_BYTES), null);
+  assert.match(stringLengthProblem('x'.repeat(32_767), MAX_KEYWORD_BYTES) ?? '', /^of 32767 UTF-8 bytes, over the 32,766 .*use text for long values$/);
+  // 'é' is two bytes: 16,383 of them fit, 16,384 do not, though far fewer characters than the limit
+  assert.equal(stringLengthProblem('é'.repeat(16_383), MAX_KEYWORD_BYTES), null);
+  assert.match(stringLengthProblem('é'.repeat(16_384), MAX_KEYWORD_BYTES) ?? '', /of 32768 UTF-8 bytes/);
+  assert.equal(valueLimitProblem('x'.repeat(40_000), plain), null, 'without maxStringBytes (text, json) nothing is measured');
+});
