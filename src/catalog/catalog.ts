@@ -223,6 +223,34 @@ export class Catalog {
   }
 
   /**
+   * Replaces the working copy and runs `snapshot` (PUT /{project}, SPEC §11): when it fails before
+   * a version was announced, the working copy is put back as it was (a project it created is removed),
+   * unless another change replaced it meanwhile.
+   */
+  async replaceWorkingAndSnapshot<T>(project: string, blueprints: Blueprints, snapshot: () => Promise<T>): Promise<T> {
+    const before = this.projects.get(project);
+    const previous = before?.working;
+    const versions = before?.record.versions.length ?? 0;
+    await this.replaceWorking(project, blueprints);
+    try {
+      return await snapshot();
+    } catch (err) {
+      await this.serially(project, async () => {
+        const s = this.projects.get(project);
+        if (!s || s.working !== blueprints || s.record.versions.length !== versions) return;
+        if (previous !== undefined) {
+          await writeJsonAtomic(join(this.dir(project), 'working.json'), previous);
+          s.working = previous;
+        } else if (!this.busy.has(project)) {
+          await rm(this.dir(project), { recursive: true, force: true });
+          this.projects.delete(project);
+        }
+      });
+      throw err;
+    }
+  }
+
+  /**
    * Freezes the working copy as the next version. The version is announced
    * (written to project.json) only after `migrate` succeeded on every engine;
    * a second snapshot of the same project while one runs is refused.
