@@ -14,6 +14,12 @@ export interface Config {
   /** Items per second per back-fill job; 0 is unlimited (SPEC §9). */
   backfillRate: number;
   queueConnectionString?: string;
+  /** AUTH=off opens every route to every client (a trusted network); on (the default) is protected mode or tokens (SPEC §10). */
+  auth: 'on' | 'off';
+  /** ADMIN_TOKEN: may do everything; set, every request needs a bearer token. */
+  adminToken?: string;
+  /** TLS_CERT and TLS_KEY: PEM files; both set, the API serves HTTPS. */
+  tls?: { certPath: string; keyPath: string };
   postgresql?: { host: string; port: number; user?: string; password?: string; database: string };
   elasticsearch?: { url: string; username?: string; password?: string; apiKey?: string };
 }
@@ -62,6 +68,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, roleArg?: strin
     bodyLimit: integer(env, 'BODY_LIMIT', 10 * 1024 * 1024, 1024, 2 ** 31 - 1),
     writeTimeoutMs: integer(env, 'WRITE_TIMEOUT_MS', 10_000, 0, 3_600_000),
     backfillRate: integer(env, 'BACKFILL_RATE', 0, 0, 10_000_000),
+    ...accessSettings(env),
   };
 
   const queue = env['QUEUE_CONNECTIONSTRING'];
@@ -101,4 +108,27 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, roleArg?: strin
     };
   }
   return config;
+}
+
+const ADMIN_TOKEN_MIN = 32;
+
+function accessSettings(env: NodeJS.ProcessEnv): Pick<Config, 'auth' | 'adminToken' | 'tls'> {
+  const rawAuth = env['AUTH'];
+  const auth = rawAuth === undefined || rawAuth === '' ? 'on' : rawAuth.trim().toLowerCase();
+  if (auth !== 'on' && auth !== 'off') throw new ConfigError(`AUTH=${JSON.stringify(rawAuth)} must be on or off`);
+  const out: Pick<Config, 'auth' | 'adminToken' | 'tls'> = { auth };
+  const token = env['ADMIN_TOKEN'];
+  if (token !== undefined && token !== '') {
+    // the value itself is never repeated: a message may end up in a log
+    if (token.length < ADMIN_TOKEN_MIN) throw new ConfigError(`ADMIN_TOKEN is ${token.length} characters long; it must be at least ${ADMIN_TOKEN_MIN} (e.g. openssl rand -hex 32)`);
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError('ADMIN_TOKEN must be visible ASCII characters without spaces (it travels in an Authorization header)');
+    if (auth === 'off') throw new ConfigError('AUTH=off and ADMIN_TOKEN contradict each other: AUTH=off answers every client without a token; unset one of them');
+    out.adminToken = token;
+  }
+  const cert = env['TLS_CERT'] || undefined;
+  const key = env['TLS_KEY'] || undefined;
+  if (cert && !key) throw new ConfigError('TLS_CERT is set but TLS_KEY is not: HTTPS needs both PEM files');
+  if (key && !cert) throw new ConfigError('TLS_KEY is set but TLS_CERT is not: HTTPS needs both PEM files');
+  if (cert && key) out.tls = { certPath: cert, keyPath: key };
+  return out;
 }

@@ -4,6 +4,7 @@ import { dropAll, migrateAll } from './catalog/migration.ts';
 import { ConfigError, readConfig, type Config } from './config.ts';
 import type { EngineControl } from './http/engines.ts';
 import { buildApi } from './http/server.ts';
+import { accessFromConfig, readTls } from './auth/setup.ts';
 import { Versioning } from './http/versioning.ts';
 import { backfillRunner } from './jobs/backfill.ts';
 import { Jobs } from './jobs/jobs.ts';
@@ -98,7 +99,10 @@ export async function start(config: Config): Promise<Running> {
     const versioning = new Versioning(catalog, engines, jobs, log);
     jobs.define('backfill', backfillRunner({ catalog, queue, sources: stores, writeTimeoutMs: config.writeTimeoutMs, rate: config.backfillRate, ready: (p, v) => versioning.ready(p, v) }));
     runningJobs = jobs;
-    app = buildApi({ catalog, queue, engines, jobs, versioning, bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log });
+    const access = await accessFromConfig(config, (id) => jobs.list({}).find((j) => j.id === id)?.project);
+    const https = config.tls ? readTls(config.tls) : undefined;
+    log(access.line);
+    app = buildApi({ catalog, queue, engines, jobs, versioning, bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log, access: access.settings, https });
     try {
       await app.listen({ port: config.port, host: config.host });
     } catch (err) {
@@ -106,7 +110,7 @@ export async function start(config: Config): Promise<Running> {
     }
     jobs.resume();
   }
-  log(`dstore ${config.role}: engines ${config.stores.join(', ')}; queue ${queue.kind}${app ? `; listening on ${config.host}:${config.port}` : ''}`);
+  log(`dstore ${config.role}: engines ${config.stores.join(', ')}; queue ${queue.kind}${app ? `; listening on ${config.host}:${config.port}${config.tls ? ' (https)' : ''}` : ''}`);
 
   let stopping: Promise<void> | null = null;
   return {

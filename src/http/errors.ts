@@ -56,6 +56,13 @@ export const Errors = {
   notFound: define('DSTORE_ROUTE_NOT_FOUND', 404, (method: string, url: string) => `no route for ${method} ${url}`),
   methodNotAllowed: define('DSTORE_METHOD_NOT_ALLOWED', 405, (method: string, url: string) => `${method} is not allowed on ${url}`),
   badQuery: define('DSTORE_BAD_QUERY', 400, (detail: string) => `bad query string: ${detail}`),
+  // access control (SPEC §10); no message ever echoes a token
+  unauthorized: define('DSTORE_UNAUTHORIZED', 401, (why: string) => `${why}: send Authorization: Bearer <token>, the ADMIN_TOKEN or a token made by POST /_token`, (why: string) => ({ authorization: why })),
+  forbidden: define('DSTORE_FORBIDDEN', 403, (who: string, missing: Record<string, string>) => `${who} may not do this: ${summarize(missing)}`, (_who: string, missing: Record<string, string>) => missing),
+  protectedMode: define('DSTORE_PROTECTED_MODE', 403, (address: string) => `dstore is in protected mode and answers only clients on the loopback interface, not ${address}: set ADMIN_TOKEN (at least 32 characters, e.g. \`openssl rand -hex 32\`) and send it as Authorization: Bearer <token>, or set AUTH=off on a trusted network`),
+  accessUndeclared: define('DSTORE_ACCESS_UNDECLARED', 500, (method: string, url: string) => `${method} ${url} declares no access rule, so it is refused (a fault in dstore)`),
+  tokenNotFound: define('DSTORE_TOKEN_NOT_FOUND', 404, (id: string) => `there is no token ${JSON.stringify(id)} among the tokens of your projects`),
+  tokenRequestInvalid: define('DSTORE_TOKEN_REQUEST_INVALID', 400, (errors: Record<string, string>) => `token request is invalid: ${summarize(errors)}`, (errors: Record<string, string>) => errors),
   internal: define('DSTORE_INTERNAL', 500, () => 'internal error; the details are in the server log'),
 } as const;
 

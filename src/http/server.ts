@@ -11,6 +11,8 @@ import { blueprintRoutes } from './routes/blueprints.ts';
 import { versionRoutes } from './routes/versions.ts';
 import { itemRoutes } from './routes/items.ts';
 import { operationRoutes } from './routes/operations.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import { accessControl, type AccessSettings } from '../auth/access-control.ts';
 import { toApiError } from './problems.ts';
 
 export interface ApiDeps {
@@ -22,6 +24,10 @@ export interface ApiDeps {
   bodyLimit: number;
   writeTimeoutMs: number;
   log?: (msg: string) => void;
+  /** Who may do what (SPEC §10): protected mode, tokens, or AUTH=off. */
+  access: AccessSettings;
+  /** PEM certificate and key: serve HTTPS (TLS_CERT, TLS_KEY). */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 declare module 'fastify' {
@@ -32,7 +38,7 @@ declare module 'fastify' {
 
 /** Builds the HTTP API; `inject()` drives it in tests without a port. */
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ bodyLimit: deps.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: 'idle' });
+  const app = Fastify({ bodyLimit: deps.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: 'idle', ...(deps.https ? { https: deps.https } : {}) }) as unknown as FastifyInstance;
   app.decorate('deps', deps);
 
   // The seed's curl commands send JSON as application/x-www-form-urlencoded: every body is JSON, whatever its Content-Type.
@@ -62,11 +68,14 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     void reply.status(e.statusCode).send(e.toBody());
   });
 
+  // before every route: each one declares config.access and this hook alone checks it
+  accessControl(app, deps.access);
   void app.register(blueprintRoutes);
   void app.register(versionRoutes);
   void app.register(itemRoutes);
   void app.register(operationRoutes);
   void app.register(jobRoutes);
+  void app.register(tokenRoutes);
   return app;
 }
 

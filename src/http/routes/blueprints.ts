@@ -11,7 +11,7 @@ type BlueprintParams = { project: string; blueprint: string };
 export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
   const { catalog, engines, jobs, versioning } = app.deps;
 
-  app.put<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', async (req) => {
+  app.put<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', { config: { access: { scope: 'schema', project: 'param' } } }, async (req) => {
     const { project, blueprint } = req.params;
     checkProjectName(project);
     checkBlueprintName(blueprint);
@@ -19,12 +19,12 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     return catalog.putBlueprint(project, blueprint, normalizeBlueprint(blueprint, req.body));
   });
 
-  app.get<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', async (req) => {
+  app.get<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     checkProjectName(req.params.project);
     return catalog.blueprint(req.params.project, req.params.blueprint);
   });
 
-  app.get<{ Params: BlueprintParams & { version: string } }>('/:project/:blueprint/_blueprint/:version', async (req) => {
+  app.get<{ Params: BlueprintParams & { version: string } }>('/:project/:blueprint/_blueprint/:version', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     const { project, blueprint } = req.params;
     checkProjectName(project);
     const version = parseVersion(project, req.params.version);
@@ -34,31 +34,31 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     return def;
   });
 
-  app.delete<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', async (req, reply) => {
+  app.delete<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', { config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
     checkProjectName(req.params.project);
     await catalog.deleteBlueprint(req.params.project, req.params.blueprint);
     return reply.status(204).send();
   });
 
-  app.put<{ Params: ProjectParams }>('/:project/_blueprint', async (req) => {
+  app.put<{ Params: ProjectParams }>('/:project/_blueprint', { config: { access: { scope: 'schema', project: 'param' } } }, async (req) => {
     checkProjectName(req.params.project);
     if (req.body === undefined) throw Errors.bodyMissing('an object of blueprint name to blueprint');
     return catalog.replaceWorking(req.params.project, normalizeBlueprints(req.body));
   });
 
-  app.get<{ Params: ProjectParams }>('/:project/_blueprint', async (req) => {
+  app.get<{ Params: ProjectParams }>('/:project/_blueprint', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     checkProjectName(req.params.project);
     return catalog.working(req.params.project);
   });
 
-  app.get<{ Params: ProjectParams & { version: string } }>('/:project/_blueprint/:version', async (req) => {
+  app.get<{ Params: ProjectParams & { version: string } }>('/:project/_blueprint/:version', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     const { project } = req.params;
     checkProjectName(project);
     return catalog.snapshot(project, parseVersion(project, req.params.version)).blueprints;
   });
 
   /** Replace the working copy and snapshot it, in one request. */
-  app.put<{ Params: ProjectParams }>('/:project', async (req, reply) => {
+  app.put<{ Params: ProjectParams }>('/:project', { config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
     const { project } = req.params;
     checkProjectName(project);
     if (req.body === undefined) throw Errors.bodyMissing('an object of blueprint name to blueprint');
@@ -71,19 +71,19 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     return reply.status(200).send({ project_version: snapshot.version, versions: catalog.versions(project), blueprints: snapshot.blueprints, ...(backfill ? { backfill } : {}) });
   });
 
-  app.get<{ Params: ProjectParams }>('/:project', async (req) => {
+  app.get<{ Params: ProjectParams }>('/:project', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     checkProjectName(req.params.project);
     return catalog.project(req.params.project);
   });
 
-  app.delete<{ Params: ProjectParams }>('/:project', async (req, reply) => {
+  app.delete<{ Params: ProjectParams }>('/:project', { config: { access: { scope: 'admin', project: 'param' } } }, async (req, reply) => {
     checkProjectName(req.params.project);
     await catalog.dropProject(req.params.project, (p, versions) => engines.drop(p, versions));
     await jobs.forget(req.params.project);
     return reply.status(204).send();
   });
 
-  app.get('/_project', async () => ({
-    projects: catalog.listProjects().map((name) => ({ name, project_version: catalog.latest(name), versions: catalog.versions(name), retired: catalog.retired(name) })),
+  app.get('/_project', { config: { access: { scope: 'any', project: 'each' } } }, async (req) => ({
+    projects: catalog.listProjects().filter((name) => req.access.allows(name)).map((name) => ({ name, project_version: catalog.latest(name), versions: catalog.versions(name), retired: catalog.retired(name) })),
   }));
 }

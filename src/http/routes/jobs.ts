@@ -13,14 +13,14 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
     return id.toLowerCase();
   }
 
-  app.get('/_jobs', async (req) => {
+  app.get('/_jobs', { config: { access: { scope: 'read', project: 'each' } } }, async (req) => {
     const project = (req.query as Record<string, string | undefined>)['project'];
     if (project !== undefined) checkProjectName(project);
-    const list = jobs.list({ project });
+    const list = jobs.list({ project }).filter((job) => req.access.allows(job.project));
     return { count: list.length, jobs: list.map(({ cursor: _cursor, ...job }) => job) };
   });
 
-  app.get<{ Params: { id: string } }>('/_jobs/:id', async (req) => {
+  app.get<{ Params: { id: string } }>('/_jobs/:id', { config: { access: { scope: 'read', project: 'job' } } }, async (req) => {
     try {
       const { cursor: _cursor, ...job } = jobs.get(known(req.params.id));
       return job;
@@ -30,7 +30,7 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
     }
   });
 
-  app.get<{ Params: { id: string } }>('/_jobs/:id/skipped', async (req) => {
+  app.get<{ Params: { id: string } }>('/_jobs/:id/skipped', { config: { access: { scope: 'read', project: 'job' } } }, async (req) => {
     try {
       const id = known(req.params.id);
       const job = jobs.get(id);

@@ -29,29 +29,37 @@ function engineStatus(health: EngineHealth, lane: LaneHealth | undefined, writeT
 export async function operationRoutes(app: FastifyInstance): Promise<void> {
   const { queue, engines, writeTimeoutMs } = app.deps;
 
-  app.get('/_health', async (_req, reply) => {
+  app.get('/_health', { config: { access: { scope: 'read', project: 'none', anonymous: true } } }, async (req, reply) => {
     const [engineHealth, { engines: lanes, ...queueHealth }] = await Promise.all([engines.health(), queue.health()]);
     const shown: Record<string, EngineStatus> = {};
     for (const [name, health] of Object.entries(engineHealth)) shown[name] = engineStatus(health, lanes?.[name as StoreName], writeTimeoutMs);
     const up = queueHealth.status === 'up' && Object.values(shown).every((e) => e.status === 'up');
+    // without a token (or without read) only the verdict: engine reasons name hosts and paths
+    if (!req.access.granted) return reply.status(up ? 200 : 503).send({ status: up ? 'up' : 'down' });
     return reply.status(up ? 200 : 503).send({ status: up ? 'up' : 'down', engines: shown, queue: { kind: queue.kind, ...queueHealth } });
   });
 
-  app.get('/_deadletter', async () => {
-    const letters = await queue.deadLetters();
+  app.get('/_deadletter', { config: { access: { scope: 'read', project: 'each' } } }, async (req) => {
+    const letters = (await queue.deadLetters()).filter((l) => req.access.allows(l.write.project));
     return {
       count: letters.length,
       letters: letters.map((l) => ({ id: l.id, engine: l.store, reason: l.reason, failedAt: l.failedAt, op: l.write.op, project: l.write.project, blueprint: l.write.blueprint, item_id: l.write.id, item: l.write.op === 'put' ? l.write.item : undefined })),
     };
   });
 
-  app.post('/_deadletter/_replay', async (req, reply) => {
+  app.post('/_deadletter/_replay', { config: { access: { scope: 'admin', project: 'each' } } }, async (req, reply) => {
     let ids: string[] | undefined;
     const body = req.body as unknown;
     if (body !== undefined && body !== null) {
       const list = Array.isArray(body) ? body : (body as { ids?: unknown }).ids;
       if (!Array.isArray(list) || !list.every(isUuid)) throw Errors.bodyShape('absent (replay all), or an array of dead-letter ids, or { "ids": [ … ] }');
       ids = list as string[];
+    }
+    // a token replays only its projects' letters; one of ['*'] (or ADMIN_TOKEN) replays all, or those named, as before
+    if (req.access.principal!.projects !== '*') {
+      const own = (await queue.deadLetters()).filter((l) => req.access.allows(l.write.project) && (ids === undefined || ids.includes(l.id))).map((l) => l.id);
+      if (!own.length) return reply.status(202).send({ replayed: 0 });
+      ids = own;
     }
     const replayed = await queue.replay(ids);
     return reply.status(202).send({ replayed });

@@ -14,7 +14,7 @@ export function waitsForBackfill(req: FastifyRequest): boolean {
 export async function versionRoutes(app: FastifyInstance): Promise<void> {
   const { catalog, versioning } = app.deps;
 
-  app.post<{ Params: { project: string } }>('/:project/_version', async (req, reply) => {
+  app.post<{ Params: { project: string } }>('/:project/_version', { config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
     const { project } = req.params;
     checkProjectName(project);
     const wait = waitsForBackfill(req);
@@ -22,19 +22,19 @@ export async function versionRoutes(app: FastifyInstance): Promise<void> {
     return reply.status(201).send({ project_version: snapshot.version, versions: catalog.versions(project), ...(backfill ? { backfill } : {}) });
   });
 
-  app.get<{ Params: { project: string } }>('/:project/_version', async (req) => {
+  app.get<{ Params: { project: string } }>('/:project/_version', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     const { project } = req.params;
     checkProjectName(project);
     return { project_version: catalog.latest(project), versions: catalog.versions(project), retired: catalog.retired(project) };
   });
 
-  app.get<{ Params: { project: string; version: string } }>('/:project/_version/:version', async (req) => {
+  app.get<{ Params: { project: string; version: string } }>('/:project/_version/:version', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     const { project } = req.params;
     checkProjectName(project);
     return versioning.describe(project, parseVersion(project, req.params.version));
   });
 
-  app.delete<{ Params: { project: string; version: string } }>('/:project/_version/:version', async (req, reply) => {
+  app.delete<{ Params: { project: string; version: string } }>('/:project/_version/:version', { config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
     const { project } = req.params;
     checkProjectName(project);
     await versioning.retire(project, parseVersion(project, req.params.version));
