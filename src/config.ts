@@ -1,4 +1,5 @@
 import type { StoreName } from './stores/store.ts';
+import { LOG_LEVELS, type LogLevel } from './observability/logging.ts';
 
 /** Settings from the environment (SPEC §7). Any bad value stops start-up with one line naming it. */
 export interface Config {
@@ -13,6 +14,10 @@ export interface Config {
   writeTimeoutMs: number;
   /** Items per second per back-fill job; 0 is unlimited (SPEC §9). */
   backfillRate: number;
+  /** TOMBSTONE_TTL_S: stamps of deletes older than this are pruned, and no write older than this is applied (SPEC §11). */
+  tombstoneTtlS: number;
+  /** How often the workers prune tombstones: min(TTL, 1 h); PRUNE_INTERVAL_MS overrides it (tests). */
+  pruneIntervalMs: number;
   queueConnectionString?: string;
   /** AUTH=off opens every route to every client (a trusted network); on (the default) is protected mode or tokens (SPEC §10). */
   auth: 'on' | 'off';
@@ -20,6 +25,12 @@ export interface Config {
   adminToken?: string;
   /** TLS_CERT and TLS_KEY: PEM files; both set, the API serves HTTPS. */
   tls?: { certPath: string; keyPath: string };
+  /** pino level of the process's log (LOG_LEVEL, `info`); `silent` writes none. */
+  logLevel: LogLevel;
+  /** Prometheus metrics and GET /_metrics (METRICS=on|off, on). */
+  metrics: boolean;
+  /** Where a ROLE=worker process serves GET /_metrics (it has no HTTP API). */
+  metricsPort?: number;
   postgresql?: { host: string; port: number; user?: string; password?: string; database: string };
   elasticsearch?: { url: string; username?: string; password?: string; apiKey?: string };
 }
@@ -36,6 +47,23 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(`${name}=${raw} is outside ${min}..${max}`);
   return n;
+}
+
+function logLevel(env: NodeJS.ProcessEnv): LogLevel {
+  const raw = env['LOG_LEVEL'];
+  if (raw === undefined || raw === '') return 'info';
+  const level = raw.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`LOG_LEVEL=${JSON.stringify(raw)} must be one of ${LOG_LEVELS.join(', ')}`);
+  return level as LogLevel;
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.trim().toLowerCase();
+  if (v === 'on' || v === 'true' || v === '1') return true;
+  if (v === 'off' || v === 'false' || v === '0') return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} must be on or off`);
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env, roleArg?: string): Config {
@@ -68,8 +96,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, roleArg?: strin
     bodyLimit: integer(env, 'BODY_LIMIT', 10 * 1024 * 1024, 1024, 2 ** 31 - 1),
     writeTimeoutMs: integer(env, 'WRITE_TIMEOUT_MS', 10_000, 0, 3_600_000),
     backfillRate: integer(env, 'BACKFILL_RATE', 0, 0, 10_000_000),
+    tombstoneTtlS: integer(env, 'TOMBSTONE_TTL_S', 604_800, 1, 315_360_000),
+    pruneIntervalMs: 0,
     ...accessSettings(env),
+    logLevel: logLevel(env),
+    metrics: onOff(env, 'METRICS', true),
   };
+  if (env['METRICS_PORT']) config.metricsPort = integer(env, 'METRICS_PORT', 0, 1, 65535);
+
+  config.pruneIntervalMs = integer(env, 'PRUNE_INTERVAL_MS', Math.min(config.tombstoneTtlS, 3600) * 1000, 10, 3_600_000);
 
   const queue = env['QUEUE_CONNECTIONSTRING'];
   if (queue) {

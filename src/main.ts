@@ -13,8 +13,10 @@ import { createStores } from './stores/registry.ts';
 import type { EngineHealth, Store } from './stores/store.ts';
 import { InProcessQueue } from './writes/in-process-queue.ts';
 import type { WriteQueue } from './writes/queue.ts';
-
-const log = (msg: string): void => console.log(`${new Date().toISOString()} ${msg}`);
+import { createServer, type Server } from 'node:http';
+import type { Logger } from 'pino';
+import { createLogger, logLine } from './observability/logging.ts';
+import { MeteredStore, Metrics } from './observability/metrics.ts';
 
 /** Health checks answer within this, so a hung engine shows as down instead of hanging /_health. */
 const HEALTH_TIMEOUT_MS = 2000;
@@ -29,7 +31,7 @@ async function timedHealth(store: Store): Promise<EngineHealth> {
   }
 }
 
-export function engineControl(stores: readonly Store[], queue: WriteQueue): EngineControl {
+export function engineControl(stores: readonly Store[], queue: WriteQueue, log: (msg: string) => void = () => {}): EngineControl {
   const shared = stores.filter((s) => !queue.perWorker.includes(s.name));
   return {
     migrate: (snapshot) => migrateAll(stores, snapshot, log),
@@ -50,7 +52,7 @@ export function engineControl(stores: readonly Store[], queue: WriteQueue): Engi
   };
 }
 
-async function createQueue(config: Config, stores: Store[], runWorkers: boolean): Promise<WriteQueue> {
+async function createQueue(config: Config, stores: Store[], runWorkers: boolean, log: (msg: string) => void): Promise<WriteQueue> {
   if (config.queueConnectionString) {
     const { RabbitQueue } = await import('./writes/rabbitmq/rabbit-queue.ts');
     return new RabbitQueue({ url: config.queueConnectionString, stores, runWorkers, runApi: config.role !== 'worker', log });
@@ -60,14 +62,19 @@ async function createQueue(config: Config, stores: Store[], runWorkers: boolean)
 
 export interface Running {
   config: Config;
+  logger: Logger;
   app: FastifyInstance | null;
   stop(): Promise<void>;
 }
 
 /** Starts dstore as configured: the API, the workers, or both. */
 export async function start(config: Config): Promise<Running> {
-  const all = await createStores(config);
-  const queue = await createQueue(config, all, config.role !== 'api');
+  const logger = createLogger(config.logLevel);
+  const log = logLine(logger);
+  const metrics = config.metrics ? new Metrics() : undefined;
+  const created = await createStores(config);
+  const all = metrics ? created.map((store) => new MeteredStore(store, metrics)) : created;
+  const queue = await createQueue(config, all, config.role !== 'api', log);
   // an API-only process keeps no copy of the per-worker engines (LevelDB): its workers do
   const stores = config.role === 'api' ? all.filter((s) => !queue.perWorker.includes(s.name)) : all;
   for (const store of stores) {
@@ -82,6 +89,7 @@ export async function start(config: Config): Promise<Running> {
 
   let app: FastifyInstance | null = null;
   let runningJobs: Jobs | null = null;
+  let metricsServer: Server | null = null;
   if (config.role !== 'worker') {
     const catalog = new Catalog(config.projectFilePath);
     try {
@@ -95,32 +103,39 @@ export async function start(config: Config): Promise<Running> {
     } catch (err) {
       throw new ConfigError(`cannot read the jobs at PROJECT_FILE_PATH=${config.projectFilePath}: ${(err as Error).message}`);
     }
-    const engines = engineControl(stores, queue);
+    const engines = engineControl(stores, queue, log);
     const versioning = new Versioning(catalog, engines, jobs, log);
     jobs.define('backfill', backfillRunner({ catalog, queue, sources: stores, writeTimeoutMs: config.writeTimeoutMs, rate: config.backfillRate, ready: (p, v) => versioning.ready(p, v) }));
     runningJobs = jobs;
+    metrics?.watch({ engines: () => engines.health(), queue: () => queue.health(), deadLetters: async () => (await queue.deadLetters()).length, jobs: () => jobs.list({}) });
     const access = await accessFromConfig(config, (id) => jobs.list({}).find((j) => j.id === id)?.project);
     const https = config.tls ? readTls(config.tls) : undefined;
     log(access.line);
-    app = buildApi({ catalog, queue, engines, jobs, versioning, bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log, access: access.settings, https });
+    app = buildApi({ catalog, queue, engines, jobs, versioning, bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log, logger, metrics, access: access.settings, https });
     try {
       await app.listen({ port: config.port, host: config.host });
     } catch (err) {
       throw new ConfigError(`cannot listen on PORT=${config.port}: ${(err as Error).message}`);
     }
     jobs.resume();
+  } else if (metrics && config.metricsPort !== undefined) {
+    // a worker has no HTTP API: its metrics get a port of their own
+    metrics.watch({ engines: async () => Object.fromEntries(await Promise.all(stores.map(async (s) => [s.name, await timedHealth(s)] as const))), queue: () => queue.health(), deadLetters: async () => (await queue.deadLetters()).length });
+    metricsServer = await serveMetrics(metrics, config.host, config.metricsPort);
   }
-  log(`dstore ${config.role}: engines ${config.stores.join(', ')}; queue ${queue.kind}${app ? `; listening on ${config.host}:${config.port}${config.tls ? ' (https)' : ''}` : ''}`);
+  log(`dstore ${config.role}: engines ${config.stores.join(', ')}; queue ${queue.kind}${app ? `; listening on ${config.host}:${config.port}${config.tls ? ' (https)' : ''}` : ''}${metricsServer ? `; metrics on ${config.host}:${config.metricsPort}` : ''}`);
 
   let stopping: Promise<void> | null = null;
   return {
     config,
+    logger,
     app,
     stop: () =>
       (stopping ??= (async () => {
         // the HTTP server stops taking requests while the queue finishes or journals the writes in flight,
         // which also answers the requests still waiting for them
         const appClosed = app?.close();
+        metricsServer?.close();
         // jobs stop at their next step and keep their cursor; they resume at the next start
         await runningJobs?.close();
         await queue.close();
@@ -138,6 +153,24 @@ export async function start(config: Config): Promise<Running> {
   };
 }
 
+/** GET /_metrics on a port of its own, for a process without the HTTP API. */
+function serveMetrics(metrics: Metrics, host: string, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/_metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `no route for ${req.method} ${req.url}; this worker serves GET /_metrics only`, code: 'DSTORE_ROUTE_NOT_FOUND' }));
+      return;
+    }
+    metrics.text().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new ConfigError(`cannot listen on METRICS_PORT=${port}: ${err.message}`)));
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
 /** The `dstore` command: `dstore [all|api|worker]`. */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   let running: Running;
@@ -151,6 +184,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
     throw err;
   }
+  const log = logLine(running.logger);
   const shutdown = (signal: string) => {
     log(`${signal}: stopping (writes in flight are finished or handed back)`);
     const hard = setTimeout(() => {

@@ -54,6 +54,7 @@ export const Errors = {
   writeNotDurable: define('DSTORE_WRITE_NOT_DURABLE', 503, (pending: readonly string[], reason: string) => `the write was not applied by ${pending.join(', ')} within WRITE_TIMEOUT_MS and cannot be put on disk to be applied later (${reason}); it stays queued in memory and is applied if the engine recovers before dstore restarts: send it again once GET /_health is up`),
   queueUnavailable: define('DSTORE_QUEUE_UNAVAILABLE', 503, (reason: string) => `writes cannot be accepted now: ${reason}; nothing was stored`),
   notFound: define('DSTORE_ROUTE_NOT_FOUND', 404, (method: string, url: string) => `no route for ${method} ${url}`),
+  metricsOff: define('DSTORE_METRICS_OFF', 404, () => 'metrics are off in this process (METRICS=off): GET /_metrics serves nothing'),
   methodNotAllowed: define('DSTORE_METHOD_NOT_ALLOWED', 405, (method: string, url: string) => `${method} is not allowed on ${url}`),
   badQuery: define('DSTORE_BAD_QUERY', 400, (detail: string) => `bad query string: ${detail}`),
   // access control (SPEC §10); no message ever echoes a token
@@ -63,6 +64,13 @@ export const Errors = {
   accessUndeclared: define('DSTORE_ACCESS_UNDECLARED', 500, (method: string, url: string) => `${method} ${url} declares no access rule, so it is refused (a fault in dstore)`),
   tokenNotFound: define('DSTORE_TOKEN_NOT_FOUND', 404, (id: string) => `there is no token ${JSON.stringify(id)} among the tokens of your projects`),
   tokenRequestInvalid: define('DSTORE_TOKEN_REQUEST_INVALID', 400, (errors: Record<string, string>) => `token request is invalid: ${summarize(errors)}`, (errors: Record<string, string>) => errors),
+  // verify and rebuild (SPEC §12)
+  engineUnknown: define('DSTORE_ENGINE_UNKNOWN', 400, (field: string, engine: unknown) => `${field} ${JSON.stringify(engine)} is not an engine: use elasticsearch, postgresql or level`, (field: string) => ({ [field]: 'must be elasticsearch, postgresql or level' })),
+  engineNotEnabled: define('DSTORE_ENGINE_NOT_ENABLED', 400, (field: string, engine: string, enabled: readonly string[]) => `${field} ${engine} is not enabled here (STORES=${enabled.join(',')})`, (field: string) => ({ [field]: 'is not enabled (STORES)' })),
+  rebuildFromItself: define('DSTORE_REBUILD_FROM_ITSELF', 400, (engine: string) => `a rebuild of ${engine} cannot read from ${engine} itself: name another engine in "from"${engine === 'level' ? ', or a "worker" whose copy is rebuilt from another copy' : ''}`, () => ({ from: 'equals the engine being rebuilt' })),
+  rebuildNoSource: define('DSTORE_REBUILD_NO_SOURCE', 400, (engine: string) => `no other engine is enabled to rebuild ${engine} from`, () => ({ from: 'no other engine is enabled' })),
+  workerUnknown: define('DSTORE_WORKER_UNKNOWN', 400, (worker: string, why: string) => `worker ${JSON.stringify(worker)}: ${why}`, () => ({ worker: 'is not a worker keeping a LevelDB copy' })),
+  workerNeeded: define('DSTORE_WORKER_NEEDED', 400, (workers: readonly string[]) => `several workers keep a LevelDB copy: name the one to rebuild in "worker" (${workers.join(', ')})`, () => ({ worker: 'is required when several workers keep a LevelDB copy' })),
   internal: define('DSTORE_INTERNAL', 500, () => 'internal error; the details are in the server log'),
 } as const;
 

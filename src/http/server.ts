@@ -1,4 +1,7 @@
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.ts';
+import { metricsRoute, observeRequests } from '../observability/requests.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Jobs } from '../jobs/jobs.ts';
 import type { Versioning } from './versioning.ts';
@@ -28,6 +31,10 @@ export interface ApiDeps {
   access: AccessSettings;
   /** PEM certificate and key: serve HTTPS (TLS_CERT, TLS_KEY). */
   https?: { cert: Buffer; key: Buffer };
+  /** The process's pino logger: one line per request (none when absent, as in tests driven by inject()). */
+  logger?: Logger;
+  /** Prometheus metrics (METRICS=on): GET /_metrics and the request counters. */
+  metrics?: Metrics;
 }
 
 declare module 'fastify' {
@@ -38,7 +45,16 @@ declare module 'fastify' {
 
 /** Builds the HTTP API; `inject()` drives it in tests without a port. */
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ bodyLimit: deps.bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: 'idle', ...(deps.https ? { https: deps.https } : {}) }) as unknown as FastifyInstance;
+  const app = Fastify({
+    bodyLimit: deps.bodyLimit,
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    // Fastify's own two lines per request give way to observeRequests' one
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ...(deps.https ? { https: deps.https } : {}),
+  }) as unknown as FastifyInstance;
   app.decorate('deps', deps);
 
   // The seed's curl commands send JSON as application/x-www-form-urlencoded: every body is JSON, whatever its Content-Type.
@@ -60,7 +76,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.setErrorHandler((err, req, reply) => {
     const api = toApiError(err, deps.bodyLimit);
-    if (api.code === 'DSTORE_INTERNAL') deps.log?.(`${req.method} ${req.url} failed: ${(err as Error).stack ?? String(err)}`);
+    if (api.code === 'DSTORE_INTERNAL') {
+      if (deps.logger) req.log.error({ err }, `${req.method} ${req.routeOptions.url ?? req.url} failed`);
+      else deps.log?.(`${req.method} ${req.url} failed: ${(err as Error).stack ?? String(err)}`);
+    }
     void reply.status(api.statusCode).send(api.toBody());
   });
   app.setNotFoundHandler((req, reply) => {
@@ -68,6 +87,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     void reply.status(e.statusCode).send(e.toBody());
   });
 
+  observeRequests(app, deps.metrics);
+  metricsRoute(app, deps.metrics);
   // before every route: each one declares config.access and this hook alone checks it
   accessControl(app, deps.access);
   void app.register(blueprintRoutes);
