@@ -59,7 +59,7 @@ export const Errors = {
   badQuery: define('DSTORE_BAD_QUERY', 400, (detail: string) => `bad query string: ${detail}`),
   // access control (SPEC §10); no message ever echoes a token
   unauthorized: define('DSTORE_UNAUTHORIZED', 401, (why: string) => `${why}: send Authorization: Bearer <token>, the ADMIN_TOKEN or a token made by POST /_token`, (why: string) => ({ authorization: why })),
-  forbidden: define('DSTORE_FORBIDDEN', 403, (who: string, missing: Record<string, string>) => `${who} may not do this: ${summarize(missing)}`, (_who: string, missing: Record<string, string>) => missing),
+  forbidden: define('DSTORE_FORBIDDEN', 403, (who: string, missing: Record<string, string>) => `${who} may not do this: ${Object.values(missing).join('; ')}`, (_who: string, missing: Record<string, string>) => missing),
   protectedMode: define('DSTORE_PROTECTED_MODE', 403, (address: string) => `dstore is in protected mode and answers only clients on the loopback interface, not ${address}: set ADMIN_TOKEN (at least 32 characters, e.g. \`openssl rand -hex 32\`) and send it as Authorization: Bearer <token>, or set AUTH=off on a trusted network`),
   accessUndeclared: define('DSTORE_ACCESS_UNDECLARED', 500, (method: string, url: string) => `${method} ${url} declares no access rule, so it is refused (a fault in dstore)`),
   tokenNotFound: define('DSTORE_TOKEN_NOT_FOUND', 404, (id: string) => `there is no token ${JSON.stringify(id)} among the tokens of your projects`),
