@@ -7,6 +7,10 @@ import { buildApi } from './http/server.ts';
 import { accessFromConfig, readTls } from './auth/setup.ts';
 import { Versioning } from './http/versioning.ts';
 import { backfillRunner } from './jobs/backfill.ts';
+import { rebuildRunner } from './jobs/rebuild.ts';
+import type { CopyReader } from './jobs/sources.ts';
+import { verifyRunner } from './jobs/verify.ts';
+import type { RabbitQueue } from './writes/rabbitmq/rabbit-queue.ts';
 import { Jobs } from './jobs/jobs.ts';
 import { join } from 'node:path';
 import { createStores } from './stores/registry.ts';
@@ -106,12 +110,19 @@ export async function start(config: Config): Promise<Running> {
     const engines = engineControl(stores, queue, log);
     const versioning = new Versioning(catalog, engines, jobs, log);
     jobs.define('backfill', backfillRunner({ catalog, queue, sources: stores, writeTimeoutMs: config.writeTimeoutMs, rate: config.backfillRate, ready: (p, v) => versioning.ready(p, v) }));
+    // verify and rebuild read the shared engines here, and each worker's LevelDB copy through RabbitMQ (copy-scan.ts)
+    const rabbit = queue.kind === 'rabbitmq' && queue.perWorker.includes('level') ? (queue as RabbitQueue) : null;
+    const copies: CopyReader | null = rabbit && { copies: () => rabbit.levelCopies(), scanCopy: (w, r) => rabbit.scanCopy(w, r), countCopy: (w, r) => rabbit.countCopy(w, r) };
+    const direct = stores.filter((s) => !queue.perWorker.includes(s.name));
+    jobs.define('verify', verifyRunner({ catalog, queue, stores: direct, copies }));
+    jobs.define('rebuild', rebuildRunner({ catalog, queue, stores: direct, copies, ownCopy: rabbit?.ownCopy ?? null }));
+    const maintenance = { engines: config.stores, copies: copies && (() => copies.copies()) };
     runningJobs = jobs;
     metrics?.watch({ engines: () => engines.health(), queue: () => queue.health(), deadLetters: async () => (await queue.deadLetters()).length, jobs: () => jobs.list({}) });
     const access = await accessFromConfig(config, (id) => jobs.list({}).find((j) => j.id === id)?.project);
     const https = config.tls ? readTls(config.tls) : undefined;
     log(access.line);
-    app = buildApi({ catalog, queue, engines, jobs, versioning, bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log, logger, metrics, access: access.settings, https });
+    app = buildApi({ catalog, queue, engines, jobs, versioning, bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log, maintenance, logger, metrics, access: access.settings, https });
     try {
       await app.listen({ port: config.port, host: config.host });
     } catch (err) {

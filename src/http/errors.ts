@@ -71,6 +71,13 @@ export const Errors = {
   rebuildNoSource: define('DSTORE_REBUILD_NO_SOURCE', 400, (engine: string) => `no other engine is enabled to rebuild ${engine} from`, () => ({ from: 'no other engine is enabled' })),
   workerUnknown: define('DSTORE_WORKER_UNKNOWN', 400, (worker: string, why: string) => `worker ${JSON.stringify(worker)}: ${why}`, () => ({ worker: 'is not a worker keeping a LevelDB copy' })),
   workerNeeded: define('DSTORE_WORKER_NEEDED', 400, (workers: readonly string[]) => `several workers keep a LevelDB copy: name the one to rebuild in "worker" (${workers.join(', ')})`, () => ({ worker: 'is required when several workers keep a LevelDB copy' })),
+  // verify and rebuild (SPEC §12)
+  engineUnknown: define('DSTORE_ENGINE_UNKNOWN', 400, (field: string, engine: unknown) => `${field} ${JSON.stringify(engine)} is not an engine: use elasticsearch, postgresql or level`, (field: string) => ({ [field]: 'must be elasticsearch, postgresql or level' })),
+  engineNotEnabled: define('DSTORE_ENGINE_NOT_ENABLED', 400, (field: string, engine: string, enabled: readonly string[]) => `${field} ${engine} is not enabled here (STORES=${enabled.join(',')})`, (field: string) => ({ [field]: 'is not enabled (STORES)' })),
+  rebuildFromItself: define('DSTORE_REBUILD_FROM_ITSELF', 400, (engine: string) => `a rebuild of ${engine} cannot read from ${engine} itself: name another engine in "from"${engine === 'level' ? ', or a "worker" whose copy is rebuilt from another copy' : ''}`, () => ({ from: 'equals the engine being rebuilt' })),
+  rebuildNoSource: define('DSTORE_REBUILD_NO_SOURCE', 400, (engine: string) => `no other engine is enabled to rebuild ${engine} from`, () => ({ from: 'no other engine is enabled' })),
+  workerUnknown: define('DSTORE_WORKER_UNKNOWN', 400, (worker: string, why: string) => `worker ${JSON.stringify(worker)}: ${why}`, () => ({ worker: 'is not a worker keeping a LevelDB copy' })),
+  workerNeeded: define('DSTORE_WORKER_NEEDED', 400, (workers: readonly string[]) => `several workers keep a LevelDB copy: name the one to rebuild in "worker" (${workers.join(', ')})`, () => ({ worker: 'is required when several workers keep a LevelDB copy' })),
   internal: define('DSTORE_INTERNAL', 500, () => 'internal error; the details are in the server log'),
 } as const;
 

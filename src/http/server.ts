@@ -6,6 +6,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { Jobs } from '../jobs/jobs.ts';
 import type { Versioning } from './versioning.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { maintenanceRoutes, type Maintenance } from './routes/maintenance.ts';
 import type { WriteQueue } from '../writes/queue.ts';
 import type { EngineControl } from './engines.ts';
 import { Errors } from './errors.ts';
@@ -31,6 +32,8 @@ export interface ApiDeps {
   access: AccessSettings;
   /** PEM certificate and key: serve HTTPS (TLS_CERT, TLS_KEY). */
   https?: { cert: Buffer; key: Buffer };
+  /** Verify and rebuild (SPEC §12): their routes exist when this is given. */
+  maintenance?: Maintenance;
   /** The process's pino logger: one line per request (none when absent, as in tests driven by inject()). */
   logger?: Logger;
   /** Prometheus metrics (METRICS=on): GET /_metrics and the request counters. */
@@ -96,6 +99,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   void app.register(itemRoutes);
   void app.register(operationRoutes);
   void app.register(jobRoutes);
+  void app.register(maintenanceRoutes);
   void app.register(tokenRoutes);
   return app;
 }

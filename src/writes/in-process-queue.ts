@@ -138,14 +138,16 @@ export class InProcessQueue implements WriteQueue {
     this.log(`queue: ${store} lane failed: ${err.stack ?? err.message}; it will retry`);
   }
 
-  private enqueue(writes: Write[], journalSeq?: number): Ticket {
+  /** `only` names the one engine that applies these writes (a rebuild); replayed from the journal, every engine gets them, which their stamps make harmless. */
+  private enqueue(writes: Write[], journalSeq?: number, only?: StoreName): Ticket {
     let settle!: () => void;
     const applied = new Promise<void>((resolve) => (settle = resolve));
-    const ticket: Ticket = { writes, pending: new Set(this.lanes.keys()), applied, settle, journalSeq, since: Date.now() };
+    const lanes = only ? [...this.lanes].filter(([name]) => name === only) : [...this.lanes];
+    const ticket: Ticket = { writes, pending: new Set(lanes.map(([name]) => name)), applied, settle, journalSeq, since: Date.now() };
     this.live.add(ticket);
     void applied.then(() => this.live.delete(ticket));
     if (ticket.pending.size === 0) settle();
-    for (const lane of this.lanes.values()) lane.push(ticket);
+    for (const [, lane] of lanes) lane.push(ticket);
     return ticket;
   }
 
@@ -171,11 +173,11 @@ export class InProcessQueue implements WriteQueue {
     // journal first for a 202 (a promise that survives a crash), and whenever an engine is down, since the answer will likely be a 202
     if (options.async || [...this.lanes.values()].some((l) => l.down)) {
       const seq = await this.journaled(writes);
-      const ticket = this.enqueue(writes, seq);
+      const ticket = this.enqueue(writes, seq, options.only?.store);
       if (options.async) return { state: 'accepted', pending: [...ticket.pending] };
       return this.outcome(ticket, options);
     }
-    return this.outcome(this.enqueue(writes), options);
+    return this.outcome(this.enqueue(writes, undefined, options.only?.store), options);
   }
 
   /** Waits for a ticket until it is applied or the timeout; a 202 is only answered once the ticket is in the journal. */

@@ -13,6 +13,8 @@ export interface SubmitOptions {
   async: boolean;
   /** Answer `accepted` after this long even if engines are still pending. */
   timeoutMs: number;
+  /** Only this engine applies the writes (of LevelDB under RabbitMQ, only that worker's copy): a rebuild's refill (SPEC §12). */
+  only?: { store: StoreName; worker?: string };
 }
 
 export interface QueueHealth {

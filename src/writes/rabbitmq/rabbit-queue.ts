@@ -134,13 +134,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
-import type { Store, StoreName, Write } from '../../stores/store.ts';
+import type { ScannedItem, ScanRequest, Store, StoreName, Write } from '../../stores/store.ts';
 import type { DeadLetter, LaneHealth, QueueHealth, SubmitOptions, SubmitResult, WriteQueue } from '../queue.ts';
 import { QueueUnavailableError } from '../queue.ts';
 import { BrokerConnection, redact } from './broker-connection.ts';
 import { CoalescingStore } from '../coalescing-store.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { CopyRegistry, consumersOf } from './copy-registry.ts';
+import { CopyScanClient, CopyScanService, scanQueue } from './copy-scan.ts';
 import { DROP_PROJECT_TYPE, RETIRE_VERSION_TYPE, type Reply, type StoredLetter, encodeDrop, encodeReply, encodeRetire, encodeWrites } from './message-codec.ts';
 import { NotConfirmedError, Publisher, REPLY_TO, UnroutableError } from './publisher.ts';
 import { Barrier, Tickets, answerer, type Ticket } from './tickets.ts';
@@ -183,6 +184,7 @@ const MAX_MESSAGE_WRITES = 5000;
 interface Submitted {
   writes: Write[];
   reply: boolean;
+  only?: SubmitOptions['only'];
   sent(result: Sent): void;
   failed(err: Error): void;
 }
@@ -195,6 +197,8 @@ interface Outgoing {
   writes: Write[];
   stores: StoreName[];
   reply: boolean;
+  /** Only this shared engine applies it (a rebuild's refill): the worker lane reads it from the x-dstore-only header. */
+  only?: StoreName;
   confirmed: Promise<void>;
 }
 
@@ -246,6 +250,9 @@ export class RabbitQueue implements WriteQueue {
   private readonly copies: CopyRegistry;
   private readonly letters: DeadLetterQueue;
   private readonly levelLane: WorkerLane | null = null;
+  /** Answers scans of this worker's LevelDB copy for verify and rebuild (copy-scan.ts). */
+  private readonly copyScans: CopyScanService | null = null;
+  private readonly copyReader: CopyScanClient;
   private readonly partitionLanes: WorkerLane[] = [];
   /** Identifies this process in the batches it publishes, so its own worker answers it without a round trip. */
   private readonly origin = randomUUID();
@@ -271,6 +278,7 @@ export class RabbitQueue implements WriteQueue {
     this.perWorker = this.toLevel ? ['level'] : [];
     this.barrierTimeoutMs = options.barrierTimeoutMs ?? BARRIER_TIMEOUT_MS;
     this.copies = new CopyRegistry(this.topology.copiesQueue, this.log);
+    this.copyReader = new CopyScanClient(this.topology.prefix, () => (this.api ?? this.worker)?.connection.current ?? null);
 
     if (options.runWorkers) {
       const lane = {
@@ -285,6 +293,7 @@ export class RabbitQueue implements WriteQueue {
       };
       const level = options.stores.find((s) => s.name === 'level');
       if (level) this.levelLane = new WorkerLane(this.topology.levelQueue(this.workerId), [level], lane);
+      if (level) this.copyScans = new CopyScanService(scanQueue(this.topology.prefix, this.workerId), level, this.log);
       // the partitions a worker holds are applied side by side: merge their calls into one per store
       const sharedStores = options.stores.filter((s) => s.name !== 'level').map((s) => new CoalescingStore(s));
       if (sharedStores.length) {
@@ -365,6 +374,7 @@ export class RabbitQueue implements WriteQueue {
     if (this.levelLane) await this.copies.announce(link.publisher!, { worker: this.workerId, queue: this.levelLane.queue });
     const recycle = (reason: string) => link.connection.recycle(model, reason);
     if (this.levelLane) await this.levelLane.attach(model, {}, recycle);
+    if (this.copyScans) await this.copyScans.attach(model);
     for (let p = 0; p < this.partitionLanes.length; p++) {
       const a = affinity(this.workerId, p);
       await this.partitionLanes[p]!.attach(model, { priority: Math.floor(a * 1000), delayMs: Math.round((1 - a) * SUBSCRIBE_SPREAD_MS) }, recycle);
@@ -387,7 +397,7 @@ export class RabbitQueue implements WriteQueue {
     if (this.closing || !usable) throw this.unavailable();
     if (this.toLevel && !this.levelBound) await this.ensureLevelBound(usable);
     const sent = await new Promise<Sent>((sent, failed) => {
-      this.outbox.push({ writes, reply: !options.async, sent, failed });
+      this.outbox.push({ writes, reply: !options.async, only: options.only, sent, failed });
       if (this.outbox.length === 1) setImmediate(() => this.flush());
     });
     const { ticket, messages } = sent;
@@ -434,11 +444,11 @@ export class RabbitQueue implements WriteQueue {
     const messages: Outgoing[] = [];
     const open = new Map<string, Outgoing>();
     const carrying = new Map<Submitted, Outgoing[]>();
-    const add = (s: Submitted, exchange: string, key: string, stores: StoreName[], w: Write) => {
-      const dest = `${exchange} ${key}`;
+    const add = (s: Submitted, exchange: string, key: string, stores: StoreName[], w: Write, only?: StoreName) => {
+      const dest = `${exchange} ${key} ${only ?? ''}`;
       let m = open.get(dest);
       if (!m || m.writes.length >= MAX_MESSAGE_WRITES) {
-        m = { exchange, key, id: randomUUID(), writes: [], stores, reply: false, confirmed: Promise.resolve() };
+        m = { exchange, key, id: randomUUID(), writes: [], stores, reply: false, ...(only ? { only } : {}), confirmed: Promise.resolve() };
         open.set(dest, m);
         messages.push(m);
       }
@@ -449,9 +459,17 @@ export class RabbitQueue implements WriteQueue {
       if (!list.includes(m)) list.push(m);
     };
     for (const s of outgoing) {
+      const only = s.only;
       for (const w of s.writes) {
-        if (this.shared.length) add(s, this.topology.writesExchange, String(partitionOf(w, this.topology.partitions)), this.shared, w);
-        if (this.toLevel) add(s, this.topology.levelExchange, '', ['level'], w);
+        if (!only) {
+          if (this.shared.length) add(s, this.topology.writesExchange, String(partitionOf(w, this.topology.partitions)), this.shared, w);
+          if (this.toLevel) add(s, this.topology.levelExchange, '', ['level'], w);
+        } else if (only.store === 'level') {
+          // one worker's copy: straight to its own queue, behind the writes already in it
+          if (this.toLevel) add(s, only.worker ? '' : this.topology.levelExchange, only.worker ? this.topology.levelQueue(only.worker) : '', ['level'], w);
+        } else if (this.shared.includes(only.store)) {
+          add(s, this.topology.writesExchange, String(partitionOf(w, this.topology.partitions)), [only.store], w, only.store);
+        }
       }
     }
     // tickets before publishing: a reply may come back before the confirm
@@ -460,7 +478,7 @@ export class RabbitQueue implements WriteQueue {
       m.confirmed = publisher.publish(m.exchange, m.key, encodeWrites(m.writes), {
         messageId: m.id,
         mandatory: true,
-        headers: { 'x-dstore-origin': this.origin },
+        headers: { 'x-dstore-origin': this.origin, ...(m.only ? { 'x-dstore-only': m.only } : {}) },
         ...(m.reply ? { replyTo: REPLY_TO } : {}),
       });
       m.confirmed.catch(() => {}); // each submit reads the outcome; this only keeps an unread one from being "unhandled"
@@ -630,6 +648,27 @@ export class RabbitQueue implements WriteQueue {
     return new BarrierTimeoutError(`the writes accepted before the barrier were not all applied within ${this.barrierTimeoutMs / 1000} s; still behind: ${queues.join(', ')}`);
   }
 
+  /** The worker id of the LevelDB copy this process keeps, or null. */
+  get ownCopy(): string | null {
+    return this.levelLane ? this.workerId : null;
+  }
+
+  /** Every LevelDB copy whose queue exists (the copies registry), with how many workers read it now. */
+  async levelCopies(): Promise<Array<{ worker: string; consumers: number }>> {
+    const model = (this.api ?? this.worker)?.connection.current;
+    if (this.closing || !model) throw this.unavailable();
+    return (await this.copies.list(model)).map((c) => ({ worker: c.worker, consumers: c.consumers }));
+  }
+
+  /** A page of one worker's LevelDB copy, scanned by that worker (copy-scan.ts). */
+  scanCopy(worker: string, request: ScanRequest): Promise<ScannedItem[]> {
+    return this.copyReader.scan(worker, request);
+  }
+
+  countCopy(worker: string, request: Pick<ScanRequest, 'project' | 'version' | 'blueprint' | 'definition'>): Promise<number> {
+    return this.copyReader.count(worker, request);
+  }
+
   async deadLetters(): Promise<DeadLetter[]> {
     const letters = await this.letters.list();
     return letters.map(({ queue: _queue, ...letter }) => letter);
@@ -682,6 +721,7 @@ export class RabbitQueue implements WriteQueue {
     this.tickets.abandonAll();
     for (const barrier of this.barriers) barrier.fail(new QueueUnavailableError('dstore is shutting down'));
     await Promise.all(lanes.map((l) => l.detach()));
+    await this.copyReader.close();
     await Promise.all(this.links.map((l) => l.connection.close()));
     this.log(`queue: disconnected from ${redact(this.url)}`);
   }

@@ -30,6 +30,8 @@ interface Delivery {
   drop?: ProjectDrop;
   /** A version retirement (store.retire), ordered the same way. */
   retire?: VersionRetire;
+  /** Only this store applies the writes (a rebuild's refill, header x-dstore-only); the others pass them by. */
+  only?: string;
   /** When it arrived (Date.now()): the age of the oldest write a store has not applied shows a stuck engine. */
   arrived: number;
 }
@@ -141,7 +143,8 @@ export class WorkerLane {
       this.ack(channel, msg);
       return;
     }
-    this.buffer.push({ msg, channel, writes, drop, retire, arrived: Date.now() });
+    const only = msg.properties.headers?.['x-dstore-only'];
+    this.buffer.push({ msg, channel, writes, drop, retire, ...(typeof only === 'string' ? { only } : {}), arrived: Date.now() });
     this.kick();
   }
 
@@ -220,6 +223,8 @@ export class WorkerLane {
         owner.set(w, d);
       }
     }
+    const targeted = batch.some((d) => d.only);
+    const writesFor = (store: StoreName): Write[] => (targeted ? writes.filter((w) => !owner.get(w)!.only || owner.get(w)!.only === store) : writes);
     if (!writes.length) {
       // a batch of no writes (a barrier marker) still answers: everything ahead of it in this queue is applied
       for (const store of this.stores) this.guard('the answer', () => this.answer(store.name, batch, [], owner));
@@ -247,7 +252,8 @@ export class WorkerLane {
       this.stores.map(async (store) => {
         this.applying.set(store.name, since);
         try {
-          const parked = await applyToStore(store, writes, hooks);
+          const mine = writesFor(store.name);
+          const parked = mine.length ? await applyToStore(store, mine, hooks) : [];
           // a reply that cannot be sent must not make the batch apply again and again: the API answers 202 after its timeout
           this.guard('the answer', () => this.answer(store.name, batch, parked, owner));
         } finally {
