@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import { createStores } from './stores/registry.ts';
 import type { EngineHealth, Store } from './stores/store.ts';
 import { InProcessQueue } from './writes/in-process-queue.ts';
+import { setTombstoneTtl } from './writes/applier.ts';
+import { Pruner } from './writes/pruner.ts';
 import type { WriteQueue } from './writes/queue.ts';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -76,6 +78,8 @@ export async function start(config: Config): Promise<Running> {
   const logger = createLogger(config.logLevel);
   const log = logLine(logger);
   const metrics = config.metrics ? new Metrics() : undefined;
+  // no write older than TOMBSTONE_TTL_S is applied, journaled ones included (SPEC §11)
+  setTombstoneTtl(config.tombstoneTtlS);
   const created = await createStores(config);
   const all = metrics ? created.map((store) => new MeteredStore(store, metrics)) : created;
   const queue = await createQueue(config, all, config.role !== 'api', log);
@@ -90,6 +94,9 @@ export async function start(config: Config): Promise<Running> {
     }
   }
   await queue.start();
+  // the processes that apply writes prune the tombstones of their engines (an API-only process applies none)
+  const pruner = config.role === 'api' ? null : new Pruner(stores, { ttlSeconds: config.tombstoneTtlS, intervalMs: config.pruneIntervalMs, log });
+  pruner?.start();
 
   let app: FastifyInstance | null = null;
   let runningJobs: Jobs | null = null;
@@ -149,6 +156,7 @@ export async function start(config: Config): Promise<Running> {
         metricsServer?.close();
         // jobs stop at their next step and keep their cursor; they resume at the next start
         await runningJobs?.close();
+        await pruner?.close();
         await queue.close();
         if (app && appClosed) {
           // connections kept alive after their answer would hold close() until their keep-alive timeout

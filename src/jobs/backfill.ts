@@ -132,7 +132,7 @@ export function backfillRunner(deps: BackfillDeps): (job: JobRecord) => JobRunne
         for (const scanned of items) {
           const copy = copyItem(snapshots, blueprint, scanned.item, sourceVersion, target);
           if (copy.ok) {
-            writes.push({ op: 'put', project, version: target, blueprint, definition: definitionOf(blueprint), id: scanned.id, stamp: scanned.stamp, item: copy.item });
+            writes.push({ op: 'put', project, version: target, blueprint, definition: definitionOf(blueprint), id: scanned.id, stamp: scanned.stamp, item: copy.item, copied: true });
           } else if ('problems' in copy) {
             const errors: Problems = {};
             for (const [field, what] of Object.entries(copy.problems)) errors[`v${target}.${field}`] = what;

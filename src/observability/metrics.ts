@@ -221,6 +221,9 @@ export class MeteredStore implements Store {
   retire(project: string, version: number): Promise<void> {
     return this.store.retire(project, version);
   }
+  prune(horizon: Parameters<Store['prune']>[0]): ReturnType<Store['prune']> {
+    return this.store.prune(horizon);
+  }
   close(): Promise<void> {
     return this.store.close();
   }

@@ -37,7 +37,27 @@ export interface Store {
   activate(snapshot: Snapshot): Promise<void>;
   /** Drops one version of a project: its schema, indices, keys (SPEC §9 "Retiring"); harmless when already gone. */
   retire(project: string, version: number): Promise<void>;
+  /**
+   * One bounded step of pruning tombstones (SPEC §11): removes at most `horizon.limit` stamps of
+   * deleted items older than `horizon.stamp` (Elasticsearch: sets `index.gc_deletes` instead);
+   * `more` says another call would find more to look at. Never touches the stamps of live items.
+   */
+  prune(horizon: PruneHorizon): Promise<PruneResult>;
   close(): Promise<void>;
+}
+
+export interface PruneHorizon {
+  /** Tombstones stamped below this are removed. */
+  stamp: number;
+  /** TOMBSTONE_TTL_S: how long an engine that keeps its own tombstones (Elasticsearch) keeps them. */
+  ttlSeconds: number;
+  /** Tombstones removed (or bookkeeping rows looked at) per call, at most. */
+  limit: number;
+}
+
+export interface PruneResult {
+  removed: number;
+  more: boolean;
 }
 
 export type StoreName = 'level' | 'postgresql' | 'elasticsearch';
@@ -86,6 +106,11 @@ export interface ItemPut {
   item: Item;
   /** The client asked to see it in search results before the answer (`?refresh=wait_for`). */
   refresh?: true;
+  /**
+   * A copy of an item its source held live when scanned (back-fill, rebuild), carrying the source's
+   * stamp: exempt from the tombstone horizon, since only a delete newer than the scan could undo it.
+   */
+  copied?: true;
 }
 
 /** Delete one item from every version that holds its blueprint. */

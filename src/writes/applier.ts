@@ -14,6 +14,43 @@ export interface ApplyHooks {
 
 export class ApplyAbortedError extends Error {}
 
+/** SPEC §7 default of TOMBSTONE_TTL_S: seven days. */
+export const DEFAULT_TOMBSTONE_TTL_S = 604_800;
+let tombstoneTtlS = DEFAULT_TOMBSTONE_TTL_S;
+
+/** Sets TOMBSTONE_TTL_S for every queue of this process (main.ts, from the configuration). */
+export function setTombstoneTtl(seconds: number): void {
+  tombstoneTtlS = seconds;
+}
+
+export function tombstoneTtl(): number {
+  return tombstoneTtlS;
+}
+
+/** The oldest stamp a write may carry to be applied now (stamps are ms × 1000 + a counter, writes/stamps.ts). */
+export function tombstoneHorizon(now = Date.now()): number {
+  return (now - tombstoneTtlS * 1000) * 1000;
+}
+
+/** The reason a write is dead-lettered with when it is too old to be applied safely (SPEC §11). */
+export const TOO_OLD = 'older than TOMBSTONE_TTL_S';
+
+/** Writes judged too old once, so that every store dead-letters them rather than some applying them. */
+const tooOld = new WeakSet<Write>();
+
+/**
+ * Why a write must not be applied: the tombstone of a later delete of its item may be pruned already.
+ * Checked before every attempt, so a write that waited out an engine outage is judged when it is applied;
+ * copies (back-fill, rebuild) are exempt: their source held the item live when it was scanned.
+ */
+function horizonProblem(write: Write, horizon: number): string | null {
+  if (write.op === 'put' && write.copied) return null;
+  if (!tooOld.has(write) && write.stamp >= horizon) return null;
+  tooOld.add(write);
+  const written = new Date(Math.floor(write.stamp / 1000)).toISOString();
+  return `${TOO_OLD} (${tombstoneTtlS} s): stamped ${written}, before ${new Date(Math.floor(horizon / 1000)).toISOString()}; the tombstone of a later delete may be pruned, so applying it could bring a deleted item back`;
+}
+
 const MAX_BACKOFF_MS = 5000;
 /** A health probe after a timed-out batch answers within this, or the engine counts as down. */
 const PROBE_TIMEOUT_MS = 3000;
@@ -95,8 +132,23 @@ export async function applyToStore(store: Store, writes: readonly Write[], hooks
     }
   };
   while (runs.length) {
-    const run = runs[0]!;
+    let run = runs[0]!;
     if (hooks.stopping()) throw new ApplyAbortedError(`stopped before ${store.name} applied ${runs.reduce((n, r) => n + r.length, 0)} write(s)`);
+    // the one horizon check of the write path (SPEC §11), before any engine sees the write
+    const horizon = tombstoneHorizon();
+    if (run.some((w) => horizonProblem(w, horizon))) {
+      const fresh: Write[] = [];
+      for (const w of run) {
+        const problem = horizonProblem(w, horizon);
+        if (problem) await park(w, problem);
+        else fresh.push(w);
+      }
+      if (!fresh.length) {
+        runs.shift();
+        continue;
+      }
+      runs[0] = run = fresh;
+    }
     let failure: unknown;
     try {
       await store.apply(run);

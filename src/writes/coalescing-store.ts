@@ -1,4 +1,4 @@
-import type { EngineHealth, ScannedItem, ScanRequest, Snapshot, Store, StoreName, Write } from '../stores/store.ts';
+import type { EngineHealth, PruneHorizon, PruneResult, ScannedItem, ScanRequest, Snapshot, Store, StoreName, Write } from '../stores/store.ts';
 import { StoreUnavailableError, WriteRejectedError } from '../stores/store.ts';
 
 interface Call {
@@ -97,6 +97,9 @@ export class CoalescingStore implements Store {
   }
   retire(project: string, version: number): Promise<void> {
     return this.store.retire(project, version);
+  }
+  prune(horizon: PruneHorizon): Promise<PruneResult> {
+    return this.store.prune(horizon);
   }
   close(): Promise<void> {
     return this.store.close();

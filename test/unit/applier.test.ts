@@ -6,7 +6,9 @@ import { StoreTimeoutError, StoreUnavailableError, WriteRejectedError, type Engi
 import { normalizeBlueprint } from '../../src/schema/blueprint.ts';
 
 const definition = normalizeBlueprint('article', { columns: { title: { type: 'string' } } });
-const put = (n: number, title = `t${n}`): Write => ({ op: 'put', project: 'p', version: 1, blueprint: 'article', definition, id: `id-${n}`, stamp: n, item: { id: `id-${n}`, project_version: 1, title } });
+// stamps of now (ms × 1000): older ones are refused by the tombstone horizon
+const NOW = Date.now() * 1000;
+const put = (n: number, title = `t${n}`): Write => ({ op: 'put', project: 'p', version: 1, blueprint: 'article', definition, id: `id-${n}`, stamp: NOW + n, item: { id: `id-${n}`, project_version: 1, title } });
 const many = (count: number, poison: Record<number, string> = {}): Write[] => Array.from({ length: count }, (_, i) => put(i, poison[i] ?? `t${i}`));
 
 /** A small store of our own: keeps what it applied, in order, and breaks as told. */

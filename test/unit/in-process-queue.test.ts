@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 const definition = normalizeBlueprint('article', { columns: { title: { type: 'string' } } });
-const put = (id: string, title = id): Write => ({ op: 'put', project: 'p', version: 1, blueprint: 'article', definition, id, stamp: Date.now(), item: { id, project_version: 1, title } });
+const put = (id: string, title = id): Write => ({ op: 'put', project: 'p', version: 1, blueprint: 'article', definition, id, stamp: Date.now() * 1000, item: { id, project_version: 1, title } });
 
 /** A store of our own whose apply() waits while the test holds the write with that title. */
 class GatedStore {

@@ -66,8 +66,8 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     // refuse before replacing: a 400 must not leave the working copy emptied (or an empty project created)
     if (!Object.keys(blueprints).length) throw Errors.noBlueprints(project);
     const wait = waitsForBackfill(req);
-    await catalog.replaceWorking(project, blueprints);
-    const { snapshot, backfill } = await versioning.create(project, wait);
+    // all or nothing (SPEC §11): a snapshot that fails leaves the working copy as it was
+    const { snapshot, backfill } = await catalog.replaceWorkingAndSnapshot(project, blueprints, () => versioning.create(project, wait));
     return reply.status(200).send({ project_version: snapshot.version, versions: catalog.versions(project), blueprints: snapshot.blueprints, ...(backfill ? { backfill } : {}) });
   });
 

@@ -164,6 +164,31 @@ export class ElasticsearchMigrator {
     return owned;
   }
 
+  /**
+   * Gives every open index dstore made (of any project) `index.gc_deletes` = `value`, where it differs:
+   * indices created before TOMBSTONE_TTL_S was set or changed (SPEC §11). Returns how many it changed.
+   */
+  async keepTombstones(value: string): Promise<number> {
+    const res = await this.es.request<Record<string, MappingMeta> | undefined>('GET', '/_all/_mapping', {
+      query: { filter_path: `*.mappings._meta.${META_KEY}`, expand_wildcards: 'open', allow_no_indices: true },
+    });
+    const owned = [...this.owners(res.body)].map(([index]) => index);
+    const stale: string[] = [];
+    for (const chunk of joinedNames(owned)) {
+      const settings = await this.es.request<Record<string, { settings?: { index?: { gc_deletes?: string } } }> | undefined>('GET', `/${chunk}/_settings/index.gc_deletes`, {
+        query: { ignore_unavailable: true, include_defaults: true, flat_settings: false },
+      });
+      for (const [index, entry] of Object.entries(settings.body ?? {})) {
+        const current = entry.settings?.index?.gc_deletes ?? (entry as { defaults?: { index?: { gc_deletes?: string } } }).defaults?.index?.gc_deletes;
+        if (current !== value) stale.push(index);
+      }
+    }
+    for (const chunk of joinedNames(stale)) {
+      await this.es.request('PUT', `/${chunk}/_settings`, { query: { ignore_unavailable: true }, body: { index: { gc_deletes: value } } });
+    }
+    return stale.length;
+  }
+
   /** The indices an alias points at, each with its dstore owner (null when dstore did not create it). */
   private async aliasHolders(alias: string): Promise<Map<string, IndexOwner | null>> {
     const res = await this.es.request<Record<string, unknown> | undefined>('GET', `/_alias/${alias}`, { accept: [404] });

@@ -1,4 +1,4 @@
-import type { EngineHealth, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
+import type { EngineHealth, PruneHorizon, PruneResult, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
 import { ElasticsearchConnection, EngineUnavailableError, type ElasticsearchConfig } from './elasticsearch-http.ts';
 import { DEFAULT_INDEX_SETTINGS, ElasticsearchMigrator, type IndexSettings } from './elasticsearch-migrator.ts';
 import { ElasticsearchReader } from './elasticsearch-reader.ts';
@@ -108,6 +108,12 @@ export class ElasticsearchStore implements Store {
 
   retire(project: string, version: number): Promise<void> {
     return this.migrator.retire(project, version);
+  }
+
+  /** Elasticsearch prunes its own tombstones after `index.gc_deletes`: dstore keeps that equal to TOMBSTONE_TTL_S. */
+  async prune(horizon: PruneHorizon): Promise<PruneResult> {
+    await this.migrator.keepTombstones(`${horizon.ttlSeconds}s`);
+    return { removed: 0, more: false };
   }
 
   close(): Promise<void> {

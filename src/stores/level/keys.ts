@@ -46,5 +46,8 @@ export function stampRange(project: string): { gte: string; lt: string } {
   return { gte: `!stamp/${project}/`, lt: `!stamp/${project}/\uffff` };
 }
 
+/** Every stamp of every project (tombstones too): what pruning walks. */
+export const ALL_STAMPS_RANGE = { gte: '!stamp/', lt: '!stamp/\uffff' } as const;
+
 /** The highest stamp the database ever applied: writes above it need no stamp look-up. */
 export const HIGHEST_STAMP_KEY = '!meta/highest-stamp';

@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import type { Item } from '../../schema/item.ts';
-import type { EngineHealth, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
+import type { EngineHealth, PruneHorizon, PruneResult, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
 import { StoreTimeoutError, StoreUnavailableError } from '../store.ts';
 import { serializeItem } from './level-serializer.ts';
-import { blueprintRange, HIGHEST_STAMP_KEY, itemKey, projectRange, stampKey, stampRange, versionRange, versionStampRange } from './keys.ts';
+import { ALL_STAMPS_RANGE, blueprintRange, HIGHEST_STAMP_KEY, itemKey, projectRange, stampKey, stampRange, versionRange, versionStampRange } from './keys.ts';
 
 /** A LevelDB batch that takes longer than this counts as unanswered (writes/applier.ts probes and decides). */
 const BATCH_TIMEOUT_MS = 30_000;
@@ -20,6 +20,10 @@ export class LevelStore implements Store {
   private db: ClassicLevel<string, string> | null = null;
   /** The highest stamp ever applied to this database (kept in the database too). */
   private highest = -1;
+  /** Where the next prune step goes on in the `!stamp/` keys (after this key); null to start over. */
+  private pruneCursor: string | null = null;
+  /** apply and prune take turns: a prune must not delete a stamp an apply rewrote between its read and its delete. */
+  private turn: Promise<unknown> = Promise.resolve();
   /** Why the last write failed for the disk's sake: LevelDB refuses every write after a failed log write until it is reopened. */
   private broken: string | null = null;
 
@@ -80,7 +84,17 @@ export class LevelStore implements Store {
     }
   }
 
-  async apply(writes: readonly Write[]): Promise<void> {
+  apply(writes: readonly Write[]): Promise<void> {
+    return this.inTurn(() => this.applyNow(writes));
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.turn.then(work, work);
+    this.turn = result.catch(() => {});
+    return result;
+  }
+
+  private async applyNow(writes: readonly Write[]): Promise<void> {
     const db = await this.writable();
     // Stamps are kept per item and version: a put names one version, a delete every version that holds the blueprint.
     // A write stamped above every stamp this database ever applied is newer than its item's last write by
@@ -161,6 +175,29 @@ export class LevelStore implements Store {
     const db = this.open_;
     await db.clear(versionRange(project, version));
     await db.clear(versionStampRange(project, version));
+  }
+
+  /**
+   * Looks at up to `limit` stamp keys after the cursor and deletes those of deletes (`<stamp>d`) below
+   * the horizon. A write racing with it is newer than the horizon (writes/applier.ts), so it wins
+   * whether it reads the tombstone or finds none.
+   */
+  prune(horizon: PruneHorizon): Promise<PruneResult> {
+    return this.inTurn(() => this.pruneNow(horizon));
+  }
+
+  private async pruneNow(horizon: PruneHorizon): Promise<PruneResult> {
+    const db = this.open_;
+    const range = this.pruneCursor ? { gt: this.pruneCursor, lt: ALL_STAMPS_RANGE.lt } : ALL_STAMPS_RANGE;
+    const entries = await this.storage(db.iterator({ ...range, limit: horizon.limit }).all(), 'reading stamps to prune');
+    const batch: Batch = [];
+    for (const [key, value] of entries) {
+      if (value.endsWith('d') && parseInt(value, 10) < horizon.stamp) batch.push({ type: 'del', key });
+    }
+    if (batch.length) await this.storage(db.batch(batch), `pruning ${batch.length} tombstones`);
+    const more = entries.length === horizon.limit;
+    this.pruneCursor = more ? entries[entries.length - 1]![0] : null;
+    return { removed: batch.length, more };
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,9 @@
 import pg from 'pg';
-import type { EngineHealth, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
+import type { EngineHealth, PruneHorizon, PruneResult, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
 import { StoreUnavailableError } from '../store.ts';
 import { describe, isUnavailable, isUnreachable, sqlState } from './postgresql-errors.ts';
 import { PostgresqlMigrator } from './postgresql-migrator.ts';
+import { PostgresqlPruner } from './postgresql-pruner.ts';
 import { PostgresqlReader } from './postgresql-reader.ts';
 import { ident } from './postgresql-sql.ts';
 import { PostgresqlWriter } from './postgresql-writer.ts';
@@ -35,11 +36,13 @@ export class PostgresqlStore implements Store {
   private readonly migrator: PostgresqlMigrator;
   private readonly writer: PostgresqlWriter;
   private readonly reader: PostgresqlReader;
+  private readonly pruner: PostgresqlPruner;
 
   constructor(private readonly config: PostgresqlConfig) {
     this.migrator = new PostgresqlMigrator(() => this.pool);
     this.writer = new PostgresqlWriter(() => this.pool);
     this.reader = new PostgresqlReader(() => this.pool);
+    this.pruner = new PostgresqlPruner(() => this.pool);
   }
 
   private connection(database: string): pg.ClientConfig {
@@ -173,6 +176,16 @@ export class PostgresqlStore implements Store {
   async retire(project: string, version: number): Promise<void> {
     await this.ready();
     await this.migrator.retire(project, version);
+  }
+
+  async prune(horizon: PruneHorizon): Promise<PruneResult> {
+    await this.ready();
+    try {
+      return await this.pruner.prune(horizon);
+    } catch (err) {
+      if (isUnavailable(err)) throw new StoreUnavailableError('postgresql', describe(err), { cause: err });
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
