@@ -7,7 +7,7 @@
 import { fmt } from './support.ts';
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution'];
+const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth'];
 const run = wanted.length ? wanted : all;
 const items = Number(process.env['BENCH_ITEMS'] ?? 100_000);
 const log = (line: string) => console.log(line);
@@ -39,6 +39,10 @@ for (const name of run) {
       const r = await (await import('./elasticsearch.ts')).benchElasticsearchAll({ items, log });
       const first = Object.entries(r)[0];
       if (first) raw[`${first[0]} _bulk`] = first[1]['raw_per_s']!;
+      break;
+    }
+    case 'auth': {
+      await (await import('./auth.ts')).benchAuth({ seconds: Number(process.env['BENCH_SECONDS'] ?? 10), log });
       break;
     }
     case 'evolution': {
