@@ -145,7 +145,9 @@ import { CopyScanClient, CopyScanService, scanQueue } from './copy-scan.ts';
 import { DROP_PROJECT_TYPE, RETIRE_VERSION_TYPE, type Reply, type StoredLetter, encodeDrop, encodeReply, encodeRetire, encodeWrites } from './message-codec.ts';
 import { NotConfirmedError, Publisher, REPLY_TO, UnroutableError } from './publisher.ts';
 import { Barrier, Tickets, answerer, type Ticket } from './tickets.ts';
-import { affinity, declare, declareWorkQueue, partitionOf, readQueueSettings, topology, workQueueArguments, type Topology } from './topology.ts';
+import { assignPartitions } from './assignment.ts';
+import { HEARTBEAT_MS, Presence } from './presence.ts';
+import { declare, declareWorkQueue, partitionOf, readQueueSettings, topology, workQueueArguments, type Topology } from './topology.ts';
 import { WorkerLane } from './worker-lane.ts';
 
 export interface RabbitQueueOptions {
@@ -174,8 +176,10 @@ export class BarrierTimeoutError extends QueueUnavailableError {}
 const CONFIRM_TIMEOUT_MS = 10_000;
 /** How long close() lets the batches being applied finish before handing them back. */
 const CLOSE_GRACE_MS = 4000;
-/** Workers subscribe to partitions spread over this window, favourites first (see "Order" above). */
-const SUBSCRIBE_SPREAD_MS = 1500;
+/** After joining, a worker waits this long for the others' answers before it takes partitions (see "Partitions" above). */
+const SETTLE_MS = 700;
+/** Changes of the worker set that arrive together are acted on once. */
+const REBALANCE_DEBOUNCE_MS = 100;
 const HEALTH_TIMEOUT_MS = 1000;
 /** Writes per message at most (RabbitMQ 4 refuses messages over 16 MiB by default). */
 const MAX_MESSAGE_WRITES = 5000;
@@ -254,6 +258,12 @@ export class RabbitQueue implements WriteQueue {
   private readonly copyScans: CopyScanService | null = null;
   private readonly copyReader: CopyScanClient;
   private readonly partitionLanes: WorkerLane[] = [];
+  /** The workers that consume partitions, as this one knows them; null without partition lanes. */
+  private readonly presence: Presence | null = null;
+  private rebalanceTimer: NodeJS.Timeout | null = null;
+  private rebalanceTick: NodeJS.Timeout | null = null;
+  /** The partitions this worker was last assigned, for the log. */
+  private share = '';
   /** Identifies this process in the batches it publishes, so its own worker answers it without a round trip. */
   private readonly origin = randomUUID();
   /** Shared engines a write goes to through the partitions; whether it also goes to the LevelDB fan-out. */
@@ -298,8 +308,9 @@ export class RabbitQueue implements WriteQueue {
       const sharedStores = options.stores.filter((s) => s.name !== 'level').map((s) => new CoalescingStore(s));
       if (sharedStores.length) {
         for (let p = 0; p < this.topology.partitions; p++) this.partitionLanes.push(new WorkerLane(this.topology.partitionQueue(p), sharedStores, lane));
+        this.presence = new Presence(this.topology.presenceExchange, this.workerId, () => this.scheduleRebalance(REBALANCE_DEBOUNCE_MS), this.log);
       }
-      this.worker = new Link(options.url, this.connectionName('worker'), (model) => this.workerUp(model), () => {}, this.log);
+      this.worker = new Link(options.url, this.connectionName('worker'), (model) => this.workerUp(model), () => this.presence?.detach(), this.log);
     }
     this.tickets = new Tickets(this.levelLane ? this.workerId : null);
     if (options.runApi) this.api = new Link(options.url, this.connectionName('api'), (model) => this.apiUp(model), () => this.repliesLost(), this.log);
@@ -375,10 +386,42 @@ export class RabbitQueue implements WriteQueue {
     const recycle = (reason: string) => link.connection.recycle(model, reason);
     if (this.levelLane) await this.levelLane.attach(model, {}, recycle);
     if (this.copyScans) await this.copyScans.attach(model);
-    for (let p = 0; p < this.partitionLanes.length; p++) {
-      const a = affinity(this.workerId, p);
-      await this.partitionLanes[p]!.attach(model, { priority: Math.floor(a * 1000), delayMs: Math.round((1 - a) * SUBSCRIBE_SPREAD_MS) }, recycle);
+    if (this.presence) {
+      await this.presence.attach(model);
+      this.scheduleRebalance(SETTLE_MS);
+      if (!this.rebalanceTick) {
+        // also on every heartbeat: a transition that failed, or a member that expired, is caught up with
+        this.rebalanceTick = setInterval(() => this.rebalance(), HEARTBEAT_MS);
+        this.rebalanceTick.unref();
+      }
     }
+  }
+
+  private scheduleRebalance(delayMs: number): void {
+    if (this.rebalanceTimer) clearTimeout(this.rebalanceTimer);
+    this.rebalanceTimer = setTimeout(() => {
+      this.rebalanceTimer = null;
+      this.rebalance();
+    }, delayMs);
+    this.rebalanceTimer.unref();
+  }
+
+  /**
+   * Consumes the partitions assigned to this worker among the live ones and
+   * hands the others over (see "Partitions" above); idempotent.
+   */
+  private rebalance(): void {
+    const model = this.worker?.connection.current;
+    if (this.closing || !this.presence || !model) return;
+    const members = this.presence.members();
+    const mine = new Set(assignPartitions(members, this.topology.partitions).get(this.presence.member) ?? []);
+    const share = [...mine].join(',');
+    if (share !== this.share) {
+      this.share = share;
+      this.log(`queue: ${members.length} worker(s) share the ${this.topology.partitions} partitions; this one consumes ${mine.size ? [...mine].join(', ') : 'none'}`);
+    }
+    const recycle = (reason: string) => this.worker!.connection.recycle(model, reason);
+    this.partitionLanes.forEach((lane, p) => void (mine.has(p) ? lane.hold(model, recycle) : lane.release()));
   }
 
   private unavailable(): QueueUnavailableError {
@@ -710,6 +753,10 @@ export class RabbitQueue implements WriteQueue {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    // the others take this worker's partitions now (they wait as consumers until its channels close)
+    this.presence?.leave();
+    if (this.rebalanceTimer) clearTimeout(this.rebalanceTimer);
+    if (this.rebalanceTick) clearInterval(this.rebalanceTick);
     const lanes = [...(this.levelLane ? [this.levelLane] : []), ...this.partitionLanes];
     for (const lane of lanes) lane.stop();
     let timer: NodeJS.Timeout | undefined;
@@ -721,6 +768,7 @@ export class RabbitQueue implements WriteQueue {
     this.tickets.abandonAll();
     for (const barrier of this.barriers) barrier.fail(new QueueUnavailableError('dstore is shutting down'));
     await Promise.all(lanes.map((l) => l.detach()));
+    this.presence?.detach();
     await this.copyReader.close();
     await Promise.all(this.links.map((l) => l.connection.close()));
     this.log(`queue: disconnected from ${redact(this.url)}`);

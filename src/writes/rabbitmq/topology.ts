@@ -16,6 +16,8 @@ export interface Topology {
   deadLetterQueue: string;
   /** Durable classic queue where every worker keeping a LevelDB copy announces its queue (the barrier reads it). */
   copiesQueue: string;
+  /** Fanout exchange where the workers that consume partitions announce themselves (rabbitmq/presence.ts). */
+  presenceExchange: string;
   partitionQueue(partition: number): string;
   levelQueue(workerId: string): string;
 }
@@ -28,6 +30,7 @@ export function topology(prefix: string, partitions: number): Topology {
     levelExchange: `${prefix}.level`,
     deadLetterQueue: `${prefix}.deadletter`,
     copiesQueue: `${prefix}.copies`,
+    presenceExchange: `${prefix}.presence`,
     partitionQueue: (p) => `${prefix}.partition.${p}`,
     levelQueue: (id) => `${prefix}.level.${id}`,
   };
@@ -54,15 +57,6 @@ export function fnv1a(text: string): number {
 /** Every write of one item (project/blueprint/id) lands in the same partition, whatever its version. */
 export function partitionOf(write: Write, partitions: number): number {
   return fnv1a(itemKey(write)) % partitions;
-}
-
-/**
- * How strongly a worker wants a partition, in [0, 1): rendezvous hashing, so
- * each partition has one favourite among any set of workers without them
- * knowing each other.
- */
-export function affinity(workerId: string, partition: number): number {
-  return fnv1a(`${workerId}#${partition}`) / 2 ** 32;
 }
 
 /**

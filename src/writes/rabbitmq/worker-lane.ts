@@ -53,6 +53,10 @@ export class WorkerLane {
   private running: Promise<void> | null = null;
   private subscribeTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Set while handing the partition to another worker: no further batch starts. */
+  private releasing = false;
+  /** hold() and release() one after the other. */
+  private transition: Promise<void> = Promise.resolve();
   private stalled = 0;
   private lost: (reason: string) => void = () => {};
   /** Per store: arrival of the oldest delivery of the batch being applied that it has not finished yet. */
@@ -75,6 +79,7 @@ export class WorkerLane {
    */
   async attach(model: ChannelModel, options: { priority?: number; delayMs?: number }, lost: (reason: string) => void): Promise<void> {
     if (this.stopped) return;
+    this.releasing = false;
     const channel = await model.createChannel();
     this.lost = lost;
     channel.on('error', (err: Error) => this.ctx.log(`queue: ${this.queue}: channel error: ${err.message}`));
@@ -90,7 +95,9 @@ export class WorkerLane {
       this.subscribeTimer = null;
       if (this.stopped || this.channel !== channel) return;
       try {
-        await channel.consume(this.queue, (msg) => this.guard('a delivery', () => this.receive(channel, msg)), options.priority === undefined ? {} : { priority: options.priority });
+        // the tag names the worker, so an operator (and the rebalancing test) sees who is active where
+        const consumerTag = `dstore ${this.ctx.workerId} ${this.queue} ${Math.random().toString(36).slice(2, 8)}`;
+        await channel.consume(this.queue, (msg) => this.guard('a delivery', () => this.receive(channel, msg)), { consumerTag, ...(options.priority === undefined ? {} : { priority: options.priority }) });
       } catch (err) {
         this.ctx.log(`queue: cannot consume ${this.queue}: ${(err as Error).message}`);
       }
@@ -154,7 +161,7 @@ export class WorkerLane {
       .catch((err: Error) => this.ctx.log(`queue: ${this.queue}: ${err.stack ?? err.message}`))
       .finally(() => {
         this.running = null;
-        if (this.buffer.some((d) => d.channel === this.channel) && !this.ctx.stopping() && !this.stopped) this.kick();
+        if (this.buffer.some((d) => d.channel === this.channel) && !this.ctx.stopping() && !this.stopped && !this.releasing) this.kick();
       });
   }
 
@@ -162,7 +169,7 @@ export class WorkerLane {
     for (;;) {
       // deliveries of a closed channel are RabbitMQ's again: they come back on the new one
       this.buffer = this.buffer.filter((d) => d.channel === this.channel);
-      if (!this.buffer.length || this.ctx.stopping() || this.stopped) return;
+      if (!this.buffer.length || this.ctx.stopping() || this.stopped || this.releasing) return;
       const head = this.buffer[0]!;
       if (head.drop || head.retire) {
         if (await (head.drop ? this.dropProject(head.drop) : this.retireVersion(head.retire!))) {
@@ -308,6 +315,43 @@ export class WorkerLane {
     this.stopped = true;
     if (this.subscribeTimer) clearTimeout(this.subscribeTimer);
     this.subscribeTimer = null;
+  }
+
+  /** Whether this lane has a channel consuming its queue (active or waiting as the single active consumer). */
+  get held(): boolean {
+    return this.channel !== null;
+  }
+
+  /** Subscribes unless already subscribed (the partition was assigned to this worker). */
+  hold(model: ChannelModel, lost: (reason: string) => void): Promise<void> {
+    return this.next(async () => {
+      if (this.channel || this.stopped) return;
+      await this.attach(model, {}, lost);
+    });
+  }
+
+  /**
+   * Hands the queue to the next consumer (the partition was assigned to another
+   * worker): starts no further batch, lets the one being applied finish and be
+   * acked, then closes the channel. Closing, not basic.cancel, returns the
+   * deliveries not yet applied to the head of the queue before RabbitMQ
+   * activates the next consumer (see stop()), so the next worker applies them
+   * first, in queue order, and no write is applied by two workers at once.
+   */
+  release(): Promise<void> {
+    return this.next(async () => {
+      if (!this.channel || this.stopped) return;
+      this.releasing = true;
+      await this.idle();
+      if (this.releasing && !this.stopped) await this.detach();
+      this.releasing = false;
+    });
+  }
+
+  private next(step: () => Promise<void>): Promise<void> {
+    const result = this.transition.then(step, step);
+    this.transition = result.catch((err: Error) => this.ctx.log(`queue: ${this.queue}: ${err.message}`));
+    return this.transition;
   }
 
   /** Resolves when the batch being applied is done (after stop, no further batch starts). */
