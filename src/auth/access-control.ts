@@ -21,6 +21,20 @@ export interface AccessSettings {
   jobProject: (id: string) => string | undefined;
 }
 
+/** A registered route and the rule it declares (none: it is refused). */
+export interface AccessRoute {
+  method: string;
+  url: string;
+  access: AccessRule | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered after accessControl(), with its rule: what a test walks. */
+    accessRoutes: readonly AccessRoute[];
+  }
+}
+
 /** An unknown route still needs a valid caller, so it cannot be used to tell tokens apart. */
 const UNKNOWN_ROUTE: AccessRule = { scope: 'any', project: 'none' };
 const OPEN = everything('open');
@@ -45,6 +59,9 @@ function refuse(reply: FastifyReply, err: ApiError): FastifyReply {
 export function accessControl(app: FastifyInstance, settings: AccessSettings): void {
   const adminDigest = settings.adminToken === undefined ? undefined : sha256(settings.adminToken);
   app.decorateRequest('access', null as unknown as Access);
+  const routes: AccessRoute[] = [];
+  app.decorate('accessRoutes', routes);
+  app.addHook('onRoute', (route) => void routes.push({ method: String(route.method), url: route.url, access: route.config?.access }));
   app.addHook('onClose', async () => settings.tokens.close());
 
   function authenticate(header: string | undefined): Principal | ApiError | null {

@@ -59,6 +59,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
   app.decorate('deps', deps);
+  // before every route: each one declares config.access and this hook alone checks it
+  accessControl(app, deps.access);
 
   // The seed's curl commands send JSON as application/x-www-form-urlencoded: every body is JSON, whatever its Content-Type.
   app.removeAllContentTypeParsers();
@@ -92,8 +94,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   observeRequests(app, deps.metrics);
   metricsRoute(app, deps.metrics);
-  // before every route: each one declares config.access and this hook alone checks it
-  accessControl(app, deps.access);
   void app.register(blueprintRoutes);
   void app.register(versionRoutes);
   void app.register(itemRoutes);

@@ -61,9 +61,8 @@ export async function maintenanceRoutes(app: FastifyInstance): Promise<void> {
     return reply.status(200).send(shown(await jobs.finished(job.id)));
   };
 
-  const access = { config: { access: { scope: 'admin', project: 'param' } } } as const;
 
-  app.post<{ Params: { project: string } }>('/:project/_verify', access, async (req, reply) => {
+  app.post<{ Params: { project: string } }>('/:project/_verify', { config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
     const name = project(req);
     const wait = waits(req);
     const body = req.body ?? {};
@@ -73,7 +72,7 @@ export async function maintenanceRoutes(app: FastifyInstance): Promise<void> {
     return answer(reply, job, wait);
   });
 
-  app.post<{ Params: { project: string } }>('/:project/_rebuild', access, async (req, reply) => {
+  app.post<{ Params: { project: string } }>('/:project/_rebuild', { config: { access: { scope: 'admin', project: 'param' } } }, async (req, reply) => {
     const name = project(req);
     const wait = waits(req);
     const body = req.body;
