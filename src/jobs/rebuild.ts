@@ -195,7 +195,7 @@ export function rebuildRunner(deps: RebuildDeps): (job: JobRecord) => JobRunner 
           if (s) handled++;
           const repair = repairOf(pass, state(s, !!t), state(t, !!s), startStamp);
           if (repair.kind === 'copy') {
-            targeted.push({ op: 'put', project, version, blueprint, definition, id: row.id, stamp: s!.stamp, item: s!.item });
+            targeted.push({ op: 'put', project, version, blueprint, definition, id: row.id, stamp: s!.stamp, item: s!.item, copied: true });
             result.copied++;
           } else if (repair.kind === 'repair') {
             everywhere.push({ op: 'put', project, version, blueprint, definition, id: row.id, stamp: R, item: s!.item });
