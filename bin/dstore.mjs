@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The dstore command: `dstore` (API and workers), `dstore api`, `dstore worker`. Runs the build in dist/ (npm run build).
+// The dstore command: `dstore` / `dstore start` (API and workers), `dstore api`, `dstore worker`, and the commands that
+// talk to a running dstore (`dstore plan`, `apply`, `import`, `status` …; `dstore --help`). Runs the build in dist/ (npm run build).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

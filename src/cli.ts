@@ -1,3 +1,5 @@
-import { main } from './main.ts';
+import { runCli } from './cli/program.ts';
 
-await main(process.argv.slice(2));
+const outcome = await runCli(process.argv.slice(2));
+// a server keeps running; a command ends with its exit code once its output is written
+if (outcome !== 'serving') process.exitCode = outcome;
