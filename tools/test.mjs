@@ -129,7 +129,7 @@ async function main() {
     results.push({ name: 'typecheck (tsc --noEmit)', pass: tsc.status === 0 ? 1 : 0, fail: tsc.status === 0 ? 0 : 1 });
   }
   if (want('unit')) await suite('unit', [...files('test/unit', '.test.ts'), ...files('test/http', '.test.ts')]);
-  if (want('embedded')) await suite('embedded', [...files('test/integration', 'embedded.int.test.ts'), ...files('test/integration', 'evolution.int.test.ts'), ...files('test/integration', 'cli.int.test.ts')], { STORES: 'level', POSTGRESQL_HOST: '', ELASTICSEARCH_HOST: '', QUEUE_CONNECTIONSTRING: '' });
+  if (want('embedded')) await suite('embedded', [...files('test/integration', 'embedded.int.test.ts'), ...files('test/integration', 'evolution.int.test.ts'), ...files('test/integration', 'cli.int.test.ts'), ...files('test/integration', 'logs.int.test.ts')], { STORES: 'level', POSTGRESQL_HOST: '', ELASTICSEARCH_HOST: '', QUEUE_CONNECTIONSTRING: '' });
 
   // The search engines take a while to start: boot the first one while the other suites run.
   let engineList = [];
