@@ -299,8 +299,11 @@ export class Catalog {
     this.busy.add(project);
     try {
       await drop(project, s.record.versions);
-      await rm(this.dir(project), { recursive: true, force: true });
-      this.projects.delete(project);
+      // after every change of the project queued before it, so none writes into a removed directory
+      await this.serially(project, async () => {
+        await rm(this.dir(project), { recursive: true, force: true });
+        this.projects.delete(project);
+      });
     } finally {
       this.busy.delete(project);
     }

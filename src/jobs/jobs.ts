@@ -83,6 +83,7 @@ export class Jobs {
   private readonly running = new Map<string, Running>();
   private readonly runners = new Map<JobKind, (job: JobRecord) => JobRunner>();
   private stopped = false;
+  private readonly cancelled = new Set<string>();
 
   constructor(
     private readonly dir: string,
@@ -156,11 +157,28 @@ export class Jobs {
       .map((j) => ({ ...j }));
   }
 
+  /**
+   * Stops the project's running jobs at their next step and waits for them (before the project
+   * is dropped); resolves with a function that starts them again, should the drop not happen.
+   */
+  async pause(project: string): Promise<() => void> {
+    const mine = [...this.running.entries()].filter(([, r]) => r.stored.job.project === project);
+    for (const [id] of mine) this.cancelled.add(id);
+    await Promise.all(mine.map(([, r]) => r.finished.catch(() => {})));
+    return () => {
+      for (const [id, running] of mine) {
+        this.cancelled.delete(id);
+        if (!this.stopped) this.run(running.stored);
+      }
+    };
+  }
+
   /** Forgets the jobs of a dropped project. */
   async forget(project: string): Promise<void> {
     for (const [id, stored] of this.jobs) {
       if (stored.job.project !== project || this.running.has(id)) continue;
       this.jobs.delete(id);
+      this.cancelled.delete(id);
       await rm(this.path(id), { force: true });
     }
   }
@@ -214,7 +232,7 @@ export class Jobs {
         if (stored.skipped.length < SKIPPED_LISTED) stored.skipped.push(item);
         dirty = true;
       },
-      stopping: () => this.stopped,
+      stopping: () => this.stopped || this.cancelled.has(job.id),
     };
     const runner = this.runners.get(job.kind);
     const finished = (async (): Promise<JobRecord> => {

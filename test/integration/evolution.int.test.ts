@@ -328,6 +328,26 @@ describe('schema evolution, in-process queue', () => {
     }
   });
 
+  test('DELETE /{project} while its back-fill runs: the job stops first, the drop answers 204 and leaves nothing', async () => {
+    const slow = await start({ BACKFILL_RATE: '200' });
+    try {
+      const p = project('dropping');
+      await ok(slow.request('PUT', `/${p}/article/_blueprint`, V1), 200);
+      await ok(slow.request('POST', `/${p}/_version`), 201);
+      await ok(slow.request('PUT', `/${p}/article`, Array.from({ length: 600 }, (_, i) => v1Item(i + 1))), 200);
+      await ok(slow.request('PUT', `/${p}/article/_blueprint`, V2), 200);
+      const created = await ok(slow.request('POST', `/${p}/_version`), 201);
+      await until('the back-fill under way', async () => (await ok(slow.request('GET', `/_jobs/${created.backfill.job}`), 200)).done > 0);
+      await ok(slow.request('DELETE', `/${p}`), 204);
+      assert.equal((await slow.request('GET', `/${p}`)).status, 404);
+      assert.equal((await slow.request('GET', `/_jobs/${created.backfill.job}`)).status, 404);
+      assert.equal((await slow.levelKeys()).filter((k) => k.startsWith(`${p}/`)).length, 0);
+      if (db) assert.equal((await sql(`SELECT 1 FROM pg_namespace WHERE starts_with(nspname, $1)`, [p])).length, 0);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   test('items that do not fit are skipped and listed with their reasons', async () => {
     const p = project('skip');
     await ok(d.request('PUT', `/${p}/article/_blueprint`, V1), 200);

@@ -78,7 +78,14 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
 
   app.delete<{ Params: ProjectParams }>('/:project', { config: { access: { scope: 'admin', project: 'param' } } }, async (req, reply) => {
     checkProjectName(req.params.project);
-    await catalog.dropProject(req.params.project, (p, versions) => engines.drop(p, versions));
+    // its jobs stop first: none may write into the catalog of a project being removed
+    const resume = await jobs.pause(req.params.project);
+    try {
+      await catalog.dropProject(req.params.project, (p, versions) => engines.drop(p, versions));
+    } catch (err) {
+      resume();
+      throw err;
+    }
     await jobs.forget(req.params.project);
     return reply.status(204).send();
   });
