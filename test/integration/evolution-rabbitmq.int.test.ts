@@ -88,6 +88,14 @@ test('RabbitMQ with 2 workers: the back-fill fills every LevelDB copy and Postgr
     assert.equal((await db.query(`SELECT count(*)::int AS n FROM "${P}_v2".articles`)).rows[0].n, 500);
     assert.equal((await db.query(`SELECT title FROM "${P}_v1".articles WHERE id = $1`, [id(1)])).rows[0].title, 'From v2');
     assert.equal((await db.query(`SELECT headline FROM "${P}".articles WHERE id = $1`, [id(2)])).rows[0].headline, 'T2');
+    if (ES_HOST) {
+      const es = (path: string, init: RequestInit = {}) => fetch(`${ES_HOST.replace(/\/$/, '')}${path}`, init).then((r) => r.json() as Promise<any>);
+      await es(`/${P}_v2_article/_refresh`, { method: 'POST' });
+      assert.equal((await es(`/${P}_v2_article/_count`)).count, 500);
+      assert.equal((await es(`/${P}_v2_article/_doc/${id(7)}`))._source.headline, 'T7');
+      assert.equal((await es(`/${P}_v1_article/_doc/${id(1)}`))._source.title, 'From v2');
+      assert.deepEqual(Object.keys(await es(`/_alias/${P}`)), [`${P}_v2_article`]);
+    }
 
     await ok(api.request('DELETE', `/${P}/_version/1`), 204);
     const deadline = Date.now() + 60_000;
