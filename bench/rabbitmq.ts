@@ -32,7 +32,7 @@ async function json(method: string, url: string, body?: unknown): Promise<void> 
   await res.arrayBuffer();
 }
 
-interface Setup {
+export interface Setup {
   api: ServerProcess;
   workers: ServerProcess[];
   workerIds: string[];
@@ -90,7 +90,7 @@ async function setup(dir: string, mode: { queue: 'in-process' } | { queue: 'rabb
  * a sentinel write goes behind the load into each LevelDB copy and each partition, and the
  * workers' replies to it arrive only after everything ahead of it in that queue was applied.
  */
-async function everyCopyApplied(s: Setup, stores: readonly StoreName[]): Promise<void> {
+export async function everyCopyApplied(s: Setup, stores: readonly StoreName[]): Promise<void> {
   if (!s.prefix) return;
   const t = topology(s.prefix, Number(process.env['QUEUE_PARTITIONS'] || 8));
   const conn = await amqp.connect(AMQP_URL);
@@ -135,7 +135,7 @@ async function everyCopyApplied(s: Setup, stores: readonly StoreName[]): Promise
   }
 }
 
-async function deleteTopology(prefix: string, workerIds: readonly string[]): Promise<void> {
+export async function deleteTopology(prefix: string, workerIds: readonly string[]): Promise<void> {
   const t = topology(prefix, Number(process.env['QUEUE_PARTITIONS'] || 8));
   const conn = await amqp.connect(AMQP_URL);
   try {

@@ -7,7 +7,7 @@
 import { fmt } from './support.ts';
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth'];
+const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth', 'scaleout'];
 const run = wanted.length ? wanted : all;
 const items = Number(process.env['BENCH_ITEMS'] ?? 100_000);
 const log = (line: string) => console.log(line);
@@ -43,6 +43,10 @@ for (const name of run) {
     }
     case 'auth': {
       await (await import('./auth.ts')).benchAuth({ seconds: Number(process.env['BENCH_SECONDS'] ?? 10), log });
+      break;
+    }
+    case 'scaleout': {
+      await (await import('./scaleout.ts')).benchScaleout({ items, log });
       break;
     }
     case 'evolution': {

@@ -38,12 +38,22 @@
  * Behind that, every store skips a write whose stamp is not newer than the
  * last one it applied to the item, so a redelivered or late batch never takes
  * an item back in time, and a delete is never undone.
- * Partitions are spread over workers: each worker subscribes to a partition
- * with an x-priority and after a delay both derived from a hash of (worker id,
- * partition), so workers started together split the partitions; RabbitMQ 4
- * also moves a partition to a higher-priority worker that joins later, after
- * the messages the current one holds are acked (RabbitMQ 3.x keeps the first
- * consumer until it leaves).
+ *
+ * Partitions (SPEC §11). Workers share them whenever they start and stop, on
+ * RabbitMQ 3.x (where a single active consumer stays with the first subscriber,
+ * whatever its priority) as on 4.x: each worker that consumes partitions joins
+ * dstore.presence (rabbitmq/presence.ts: a heartbeat every 2 s, gone after 7 s,
+ * a hello answered at once, a goodbye on stop) and computes the same fair
+ * assignment over the live workers (rabbitmq/assignment.ts: rendezvous hashing,
+ * floor or ceil of P/W each). It subscribes to the partitions assigned to it
+ * (waiting, as RabbitMQ's single-active-consumer rule has it, until the holder
+ * leaves) and releases the others: no new batch starts, the one being applied
+ * finishes and is acked, then that partition's channel closes, which puts the
+ * deliveries it held but had not applied back at the head of the queue before
+ * RabbitMQ activates the next consumer. So no write is applied by two workers
+ * at once and the queue order holds across a hand-over; should two consumers
+ * overlap anyway, the stores' stamps keep the last accepted write. A joining
+ * worker waits SETTLE_MS for the others' answers before it takes anything.
  *
  * LevelDB with many workers. LevelDB lives inside one process, so every worker
  * that keeps one (STORES includes level) holds a full copy fed by its own queue
