@@ -6,9 +6,10 @@ import { consumersOf } from './copy-registry.ts';
 /**
  * Reading a worker's LevelDB copy from another process (SPEC §12 verify and
  * rebuild): LevelDB lives inside its worker, so the worker answers scans of it.
- * Each worker keeping a copy consumes `<prefix>.scan.<WORKER_ID>`, a queue
- * exclusive to its connection (it goes when the worker goes, so a request to a
- * worker that is not running finds no queue). A request names the scan or the
+ * Each worker keeping a copy consumes `<prefix>.scan.<WORKER_ID>`, a transient
+ * queue deleted with its last consumer (it goes when the worker goes, so a
+ * request to a worker that is not running finds no queue; not exclusive, so
+ * other connections may look it up). A request names the scan or the
  * count; the answer goes to the requester's own exclusive reply queue with the
  * request's correlation id. Requests expire after the timeout, so a worker
  * that comes back does not answer questions nobody waits for any more.
@@ -31,11 +32,11 @@ export class CopyScanService {
     private readonly log: (msg: string) => void,
   ) {}
 
-  /** Declares the queue on this (new) connection and answers from it; the queue ends with the connection. */
+  /** Declares the queue on this (new) connection and answers from it; the queue ends with its consumer. */
   async attach(model: ChannelModel): Promise<void> {
     const channel = await model.createChannel();
     channel.on('error', (err: Error) => this.log(`queue: ${this.queue}: ${err.message}`));
-    await channel.assertQueue(this.queue, { exclusive: true, autoDelete: true, durable: false });
+    await channel.assertQueue(this.queue, { autoDelete: true, durable: false });
     await channel.prefetch(2);
     await channel.consume(this.queue, (msg) => {
       if (msg) void this.answer(channel, msg);
@@ -118,7 +119,7 @@ export class CopyScanClient {
   async ask(worker: string, question: CopyQuestion): Promise<CopyAnswer> {
     const { model, channel, replyQueue } = await this.open();
     const queue = scanQueue(this.prefix, worker);
-    if ((await consumersOf(model, queue)) === null) throw new Error(`worker ${worker} does not answer scans of its LevelDB copy (no queue ${queue}: is it running?)`);
+    if (!(await consumersOf(model, queue))) throw new Error(`worker ${worker} does not answer scans of its LevelDB copy (no queue ${queue}: is it running?)`);
     const correlationId = randomUUID();
     const answer = new Promise<CopyAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
