@@ -159,7 +159,7 @@ async function main() {
     await ensureRabbitmq();
     await ensurePostgresql();
     const searchHost = await firstSearchHost();
-    await suite('rabbitmq', [...files('test/integration', 'rabbitmq.int.test.ts'), ...files('test/integration', 'evolution-rabbitmq.int.test.ts'), ...files('test/integration', 'hostile.int.test.ts'), ...files('test/integration', 'rebalance.int.test.ts')], { QUEUE_CONNECTIONSTRING: AMQP, ...PG, ELASTICSEARCH_HOST: searchHost });
+    await suite('rabbitmq', [...files('test/integration', 'rabbitmq.int.test.ts'), ...files('test/integration', 'evolution-rabbitmq.int.test.ts'), ...files('test/integration', 'hostile.int.test.ts'), ...files('test/integration', 'rebalance.int.test.ts'), ...files('test/integration', 'verify.int.test.ts')], { QUEUE_CONNECTIONSTRING: AMQP, ...PG, ELASTICSEARCH_HOST: searchHost });
   }
   if (!want('elasticsearch') && firstEngine) {
     const engine = await firstEngine;
