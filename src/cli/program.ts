@@ -4,6 +4,7 @@ import { ApiFailure, DstoreClient, Unreachable, type JobBody } from './client.ts
 import { ImportRefused, importNdjson } from './import.ts';
 import { formatPlan, makePlan, normalizeFile, PlanInputError, readBlueprintFile } from './plan.ts';
 import { progress } from './progress.ts';
+import { maintenanceCommands } from './maintenance.ts';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -235,6 +236,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       if (globals(cmd).json) json({ replayed });
       else out(`replayed ${replayed} dead letter(s)`);
     });
+
+  maintenanceCommands(program, { connect, json: (cmd) => globals(cmd).json ?? false, follow, out, print: json, exit: (code) => (outcome = code) });
 
   async function follow(c: DstoreClient, id: string, quiet: boolean): Promise<JobBody> {
     const bar = progress(`job ${id.slice(0, 8)}`, { json: quiet, tty: io.tty }, io.stderr);

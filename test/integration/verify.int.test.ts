@@ -11,7 +11,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,18 @@ after(async () => {
   const { stdout } = await run('rabbitmqctl', ['list_queues', 'name', '-q', '-s']).catch(() => ({ stdout: '' }));
   for (const q of stdout.split('\n').map((s) => s.trim()).filter((n) => n.startsWith(PREFIX))) await run('rabbitmqctl', ['delete_queue', q]).catch(() => {});
 });
+
+/** The `dstore` command as its own process against a running dstore. */
+function cli(url: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: { ...process.env, DSTORE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 type Call = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any; text: string }>;
 
@@ -222,11 +234,18 @@ test('in-process: verify reports drift injected by SQL and the Elasticsearch API
       elasticsearch: { missing: [id(13)], extra: [], different: [id(14)] },
     });
     assert.deepEqual(Object.values<any>(drifted.blueprints[0].engines).map((t) => t.count), [1999, 1999, 2000]);
+    const { port } = d.running.app!.server.address() as { port: number };
+    const url = `http://127.0.0.1:${port}`;
+    const drifting = await cli(url, ['verify', '-p', P]);
+    assert.equal(drifting.code, 1, `dstore verify exits 1 on drift:\n${drifting.stdout}${drifting.stderr}`);
+    for (const n of [11, 12, 13, 14]) assert.ok(drifting.stdout.includes(id(n)), `the report names ${id(n)}:\n${drifting.stdout}`);
+    assert.match(drifting.stdout, /postgresql: missing 1: \S+; different 1: /);
 
-    // PostgreSQL repaired in place from LevelDB: the deleted row kept its stamp, the changed one has the same stamp
-    const pgFix = await finished(call, (await rebuild(call, P, { engine: 'postgresql', from: 'level' })).id);
-    assert.equal(pgFix.state, 'done', JSON.stringify(pgFix));
-    assert.equal(pgFix.from, 'level');
+    // PostgreSQL repaired in place from LevelDB (by the CLI): the deleted row kept its stamp, the changed one has the same stamp
+    const repaired = await cli(url, ['rebuild', '-p', P, '--engine', 'postgresql', '--from', 'level']);
+    assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+    assert.match(repaired.stdout, /rebuilt postgresql from level: \d+ copied, 2 repaired, 0 deleted/);
+    assert.equal((await cli(url, ['rebuild', '-p', P, '--engine', 'mongodb'])).code, 1);
     assert.deepEqual(drift(await verify(call, P)), { elasticsearch: { missing: [id(13)], extra: [], different: [id(14)] } });
 
     // the index deleted by hand, rebuilt from PostgreSQL (the default source) while the writer runs
@@ -250,6 +269,9 @@ test('in-process: verify reports drift injected by SQL and the Elasticsearch API
     await writer(call, P, expected, 2000);
     assert.equal((await finished(call, pgJob.id)).state, 'done');
     await assertClean(call, P, ['postgresql', 'elasticsearch', 'level']);
+    const agreeing = await cli(url, ['verify', '-p', P]);
+    assert.equal(agreeing.code, 0, agreeing.stdout + agreeing.stderr);
+    assert.match(agreeing.stdout, /all agree/);
     held = await titles(P);
     assertHoldsLast('postgresql', held.postgresql, expected);
     assertHoldsLast('elasticsearch', held.elasticsearch, expected);
