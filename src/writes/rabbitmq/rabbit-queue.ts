@@ -100,6 +100,13 @@
  * connection that publishes fast, which must not hold back the acks of the
  * consumers (with one shared connection, ROLE=all answered 6x slower).
  *
+ * Verify and rebuild (SPEC §12). A worker keeping a copy also answers scans and
+ * counts of it on <prefix>.scan.{WORKER_ID} (copy-scan.ts), so a verify or a
+ * rebuild in the API process reads every copy without opening its files. A
+ * rebuild's refill is submitted with `only`: to one shared engine, through the
+ * item's partition with the header x-dstore-only (the lane hands those writes
+ * to that store alone), or to one copy, straight to its worker's queue.
+ *
  * Settings read here (besides QUEUE_CONNECTIONSTRING):
  *   QUEUE_PREFIX      name prefix of every exchange and queue (default dstore)
  *   QUEUE_PARTITIONS  P, the number of partition queues (default 8); the same on
