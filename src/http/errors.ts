@@ -23,7 +23,11 @@ export class ApiError extends Error {
 
 type Make<A extends unknown[]> = (...args: A) => ApiError;
 
+/** Every code the catalog declares with its status: the documented error answers of /_openapi.json come from it. */
+export const ERROR_CATALOG: Array<{ code: string; statusCode: number }> = [];
+
 function define<A extends unknown[]>(code: string, statusCode: number, message: (...args: A) => string, errors?: (...args: A) => Record<string, string> | undefined): Make<A> {
+  ERROR_CATALOG.push({ code, statusCode });
   return (...args: A) => new ApiError(code, statusCode, message(...args), errors?.(...args));
 }
 
@@ -64,13 +68,6 @@ export const Errors = {
   accessUndeclared: define('DSTORE_ACCESS_UNDECLARED', 500, (method: string, url: string) => `${method} ${url} declares no access rule, so it is refused (a fault in dstore)`),
   tokenNotFound: define('DSTORE_TOKEN_NOT_FOUND', 404, (id: string) => `there is no token ${JSON.stringify(id)} among the tokens of your projects`),
   tokenRequestInvalid: define('DSTORE_TOKEN_REQUEST_INVALID', 400, (errors: Record<string, string>) => `token request is invalid: ${summarize(errors)}`, (errors: Record<string, string>) => errors),
-  // verify and rebuild (SPEC §12)
-  engineUnknown: define('DSTORE_ENGINE_UNKNOWN', 400, (field: string, engine: unknown) => `${field} ${JSON.stringify(engine)} is not an engine: use elasticsearch, postgresql or level`, (field: string) => ({ [field]: 'must be elasticsearch, postgresql or level' })),
-  engineNotEnabled: define('DSTORE_ENGINE_NOT_ENABLED', 400, (field: string, engine: string, enabled: readonly string[]) => `${field} ${engine} is not enabled here (STORES=${enabled.join(',')})`, (field: string) => ({ [field]: 'is not enabled (STORES)' })),
-  rebuildFromItself: define('DSTORE_REBUILD_FROM_ITSELF', 400, (engine: string) => `a rebuild of ${engine} cannot read from ${engine} itself: name another engine in "from"${engine === 'level' ? ', or a "worker" whose copy is rebuilt from another copy' : ''}`, () => ({ from: 'equals the engine being rebuilt' })),
-  rebuildNoSource: define('DSTORE_REBUILD_NO_SOURCE', 400, (engine: string) => `no other engine is enabled to rebuild ${engine} from`, () => ({ from: 'no other engine is enabled' })),
-  workerUnknown: define('DSTORE_WORKER_UNKNOWN', 400, (worker: string, why: string) => `worker ${JSON.stringify(worker)}: ${why}`, () => ({ worker: 'is not a worker keeping a LevelDB copy' })),
-  workerNeeded: define('DSTORE_WORKER_NEEDED', 400, (workers: readonly string[]) => `several workers keep a LevelDB copy: name the one to rebuild in "worker" (${workers.join(', ')})`, () => ({ worker: 'is required when several workers keep a LevelDB copy' })),
   // verify and rebuild (SPEC §12)
   engineUnknown: define('DSTORE_ENGINE_UNKNOWN', 400, (field: string, engine: unknown) => `${field} ${JSON.stringify(engine)} is not an engine: use elasticsearch, postgresql or level`, (field: string) => ({ [field]: 'must be elasticsearch, postgresql or level' })),
   engineNotEnabled: define('DSTORE_ENGINE_NOT_ENABLED', 400, (field: string, engine: string, enabled: readonly string[]) => `${field} ${engine} is not enabled here (STORES=${enabled.join(',')})`, (field: string) => ({ [field]: 'is not enabled (STORES)' })),

@@ -1,7 +1,8 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.ts';
-import { metricsRoute, observeRequests } from '../observability/requests.ts';
+import { metricsRoutes, observeRequests } from '../observability/requests.ts';
+import { openApi } from '../observability/openapi.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Jobs } from '../jobs/jobs.ts';
 import type { Versioning } from './versioning.ts';
@@ -93,7 +94,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   observeRequests(app, deps.metrics);
-  metricsRoute(app, deps.metrics);
+  // first of the plugins: it documents every route registered after it
+  openApi(app);
+  void app.register(metricsRoutes, { metrics: deps.metrics });
   void app.register(blueprintRoutes);
   void app.register(versionRoutes);
   void app.register(itemRoutes);

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../http/errors.ts';
 import { UNMATCHED_ROUTE, type Metrics } from './metrics.ts';
+import { RouteSchemas } from './route-schemas.ts';
 
 /**
  * One JSON log line and one metric observation per answered request: method,
@@ -20,9 +21,10 @@ export function observeRequests(app: FastifyInstance, metrics: Metrics | undefin
 }
 
 /** `GET /_metrics`: the Prometheus text format (a 404 saying why with METRICS=off). */
-export function metricsRoute(app: FastifyInstance, metrics: Metrics | undefined): void {
+export async function metricsRoutes(app: FastifyInstance, options: { metrics: Metrics | undefined }): Promise<void> {
+  const { metrics } = options;
   // what a scraper reads holds no project's data: any valid caller may
-  app.get('/_metrics', { config: { access: { scope: 'any', project: 'none' } } }, async (_req, reply) => {
+  app.get('/_metrics', { schema: RouteSchemas.metrics, config: { access: { scope: 'any', project: 'none' } } }, async (_req, reply) => {
     if (!metrics) throw Errors.metricsOff();
     const text = await metrics.text();
     return reply.type(metrics.contentType).send(text);

@@ -3,6 +3,7 @@ import { normalizeBlueprint, normalizeBlueprints } from '../../schema/blueprint.
 import { Errors } from '../errors.ts';
 import { waitsForBackfill } from './versions.ts';
 import { checkBlueprintName, checkProjectName, parseVersion } from '../problems.ts';
+import { RouteSchemas } from '../../observability/route-schemas.ts';
 
 type ProjectParams = { project: string };
 type BlueprintParams = { project: string; blueprint: string };
@@ -11,7 +12,7 @@ type BlueprintParams = { project: string; blueprint: string };
 export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
   const { catalog, engines, jobs, versioning } = app.deps;
 
-  app.put<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', { config: { access: { scope: 'schema', project: 'param' } } }, async (req) => {
+  app.put<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', { schema: RouteSchemas.putBlueprint, config: { access: { scope: 'schema', project: 'param' } } }, async (req) => {
     const { project, blueprint } = req.params;
     checkProjectName(project);
     checkBlueprintName(blueprint);
@@ -19,12 +20,12 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     return catalog.putBlueprint(project, blueprint, normalizeBlueprint(blueprint, req.body));
   });
 
-  app.get<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
+  app.get<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', { schema: RouteSchemas.getBlueprint, config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     checkProjectName(req.params.project);
     return catalog.blueprint(req.params.project, req.params.blueprint);
   });
 
-  app.get<{ Params: BlueprintParams & { version: string } }>('/:project/:blueprint/_blueprint/:version', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
+  app.get<{ Params: BlueprintParams & { version: string } }>('/:project/:blueprint/_blueprint/:version', { schema: RouteSchemas.getFrozenBlueprint, config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     const { project, blueprint } = req.params;
     checkProjectName(project);
     const version = parseVersion(project, req.params.version);
@@ -34,31 +35,31 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     return def;
   });
 
-  app.delete<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', { config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
+  app.delete<{ Params: BlueprintParams }>('/:project/:blueprint/_blueprint', { schema: RouteSchemas.deleteBlueprint, config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
     checkProjectName(req.params.project);
     await catalog.deleteBlueprint(req.params.project, req.params.blueprint);
     return reply.status(204).send();
   });
 
-  app.put<{ Params: ProjectParams }>('/:project/_blueprint', { config: { access: { scope: 'schema', project: 'param' } } }, async (req) => {
+  app.put<{ Params: ProjectParams }>('/:project/_blueprint', { schema: RouteSchemas.putWorking, config: { access: { scope: 'schema', project: 'param' } } }, async (req) => {
     checkProjectName(req.params.project);
     if (req.body === undefined) throw Errors.bodyMissing('an object of blueprint name to blueprint');
     return catalog.replaceWorking(req.params.project, normalizeBlueprints(req.body));
   });
 
-  app.get<{ Params: ProjectParams }>('/:project/_blueprint', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
+  app.get<{ Params: ProjectParams }>('/:project/_blueprint', { schema: RouteSchemas.getWorking, config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     checkProjectName(req.params.project);
     return catalog.working(req.params.project);
   });
 
-  app.get<{ Params: ProjectParams & { version: string } }>('/:project/_blueprint/:version', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
+  app.get<{ Params: ProjectParams & { version: string } }>('/:project/_blueprint/:version', { schema: RouteSchemas.getSnapshot, config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     const { project } = req.params;
     checkProjectName(project);
     return catalog.snapshot(project, parseVersion(project, req.params.version)).blueprints;
   });
 
   /** Replace the working copy and snapshot it, in one request. */
-  app.put<{ Params: ProjectParams }>('/:project', { config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
+  app.put<{ Params: ProjectParams }>('/:project', { schema: RouteSchemas.putProject, config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
     const { project } = req.params;
     checkProjectName(project);
     if (req.body === undefined) throw Errors.bodyMissing('an object of blueprint name to blueprint');
@@ -71,12 +72,12 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     return reply.status(200).send({ project_version: snapshot.version, versions: catalog.versions(project), blueprints: snapshot.blueprints, ...(backfill ? { backfill } : {}) });
   });
 
-  app.get<{ Params: ProjectParams }>('/:project', { config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
+  app.get<{ Params: ProjectParams }>('/:project', { schema: RouteSchemas.getProject, config: { access: { scope: ['read', 'write', 'schema'], project: 'param' } } }, async (req) => {
     checkProjectName(req.params.project);
     return catalog.project(req.params.project);
   });
 
-  app.delete<{ Params: ProjectParams }>('/:project', { config: { access: { scope: 'admin', project: 'param' } } }, async (req, reply) => {
+  app.delete<{ Params: ProjectParams }>('/:project', { schema: RouteSchemas.deleteProject, config: { access: { scope: 'admin', project: 'param' } } }, async (req, reply) => {
     checkProjectName(req.params.project);
     // its jobs stop first: none may write into the catalog of a project being removed
     const resume = await jobs.pause(req.params.project);
@@ -90,7 +91,7 @@ export async function blueprintRoutes(app: FastifyInstance): Promise<void> {
     return reply.status(204).send();
   });
 
-  app.get('/_project', { config: { access: { scope: 'any', project: 'each' } } }, async (req) => ({
+  app.get('/_project', { schema: RouteSchemas.listProjects, config: { access: { scope: 'any', project: 'each' } } }, async (req) => ({
     projects: catalog.listProjects().filter((name) => req.access.allows(name)).map((name) => ({ name, project_version: catalog.latest(name), versions: catalog.versions(name), retired: catalog.retired(name) })),
   }));
 }

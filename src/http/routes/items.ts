@@ -9,6 +9,7 @@ import { copyItem } from '../../evolution/copy.ts';
 import type { SubmitResult } from '../../writes/queue.ts';
 import { ApiError, Errors } from '../errors.ts';
 import { checkBlueprintName, checkProjectName } from '../problems.ts';
+import { RouteSchemas } from '../../observability/route-schemas.ts';
 
 type BlueprintParams = { project: string; blueprint: string };
 type ItemParams = BlueprintParams & { id: string };
@@ -90,7 +91,7 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
     return reply.status(202).send({ ...body, state: 'accepted', pending: result.pending });
   }
 
-  app.put<{ Params: ItemParams }>('/:project/:blueprint/:id', { config: { access: { scope: 'write', project: 'param' } } }, async (req, reply) => {
+  app.put<{ Params: ItemParams }>('/:project/:blueprint/:id', { schema: RouteSchemas.putItem, config: { access: { scope: 'write', project: 'param' } } }, async (req, reply) => {
     const { project, blueprint, id } = req.params;
     checkTarget(catalog, project, blueprint);
     if (!isUuid(id)) throw Errors.idNotUuid(id);
@@ -99,14 +100,14 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
     return submit(req, reply, writes, 200, { id: writes[0]!.id, project_version: writes[0]!.version });
   });
 
-  app.delete<{ Params: ItemParams }>('/:project/:blueprint/:id', { config: { access: { scope: 'write', project: 'param' } } }, async (req, reply) => {
+  app.delete<{ Params: ItemParams }>('/:project/:blueprint/:id', { schema: RouteSchemas.deleteItem, config: { access: { scope: 'write', project: 'param' } } }, async (req, reply) => {
     const { project, blueprint, id } = req.params;
     checkTarget(catalog, project, blueprint);
     if (!isUuid(id)) throw Errors.idNotUuid(id);
     return submit(req, reply, deletes(catalog, project, blueprint, [id]), 204, { id: id.toLowerCase() });
   });
 
-  app.put<{ Params: BlueprintParams }>('/:project/:blueprint', { config: { access: { scope: 'write', project: 'param' } } }, async (req, reply) => {
+  app.put<{ Params: BlueprintParams }>('/:project/:blueprint', { schema: RouteSchemas.putItems, config: { access: { scope: 'write', project: 'param' } } }, async (req, reply) => {
     const { project, blueprint } = req.params;
     checkTarget(catalog, project, blueprint);
     if (!Array.isArray(req.body)) throw Errors.bodyShape('a JSON array of items');
@@ -128,7 +129,7 @@ export async function itemRoutes(app: FastifyInstance): Promise<void> {
     return submit(req, reply, writes, 200, { count: req.body.length });
   });
 
-  app.delete<{ Params: BlueprintParams }>('/:project/:blueprint', { config: { access: { scope: 'write', project: 'param' } } }, async (req, reply) => {
+  app.delete<{ Params: BlueprintParams }>('/:project/:blueprint', { schema: RouteSchemas.deleteItems, config: { access: { scope: 'write', project: 'param' } } }, async (req, reply) => {
     const { project, blueprint } = req.params;
     checkTarget(catalog, project, blueprint);
     if (!Array.isArray(req.body)) throw Errors.bodyShape('a JSON array of item ids');

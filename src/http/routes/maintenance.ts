@@ -5,6 +5,7 @@ import type { StoreName } from '../../stores/store.ts';
 import { nextStamp } from '../../writes/stamps.ts';
 import { Errors } from '../errors.ts';
 import { checkProjectName } from '../problems.ts';
+import { RouteSchemas } from '../../observability/route-schemas.ts';
 
 /** What verify and rebuild need to know of this installation to check a request before any job is made. */
 export interface Maintenance {
@@ -62,7 +63,7 @@ export async function maintenanceRoutes(app: FastifyInstance): Promise<void> {
   };
 
 
-  app.post<{ Params: { project: string } }>('/:project/_verify', { config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
+  app.post<{ Params: { project: string } }>('/:project/_verify', { schema: RouteSchemas.verify, config: { access: { scope: 'schema', project: 'param' } } }, async (req, reply) => {
     const name = project(req);
     const wait = waits(req);
     const body = req.body ?? {};
@@ -72,7 +73,7 @@ export async function maintenanceRoutes(app: FastifyInstance): Promise<void> {
     return answer(reply, job, wait);
   });
 
-  app.post<{ Params: { project: string } }>('/:project/_rebuild', { config: { access: { scope: 'admin', project: 'param' } } }, async (req, reply) => {
+  app.post<{ Params: { project: string } }>('/:project/_rebuild', { schema: RouteSchemas.rebuild, config: { access: { scope: 'admin', project: 'param' } } }, async (req, reply) => {
     const name = project(req);
     const wait = waits(req);
     const body = req.body;

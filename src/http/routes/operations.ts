@@ -3,6 +3,7 @@ import { isUuid } from '../../schema/identifiers.ts';
 import type { EngineHealth, StoreName } from '../../stores/store.ts';
 import type { LaneHealth } from '../../writes/queue.ts';
 import { Errors } from '../errors.ts';
+import { RouteSchemas } from '../../observability/route-schemas.ts';
 
 interface EngineStatus {
   status: 'up' | 'down' | 'stuck';
@@ -29,7 +30,7 @@ function engineStatus(health: EngineHealth, lane: LaneHealth | undefined, writeT
 export async function operationRoutes(app: FastifyInstance): Promise<void> {
   const { queue, engines, writeTimeoutMs } = app.deps;
 
-  app.get('/_health', { config: { access: { scope: 'read', project: 'none', anonymous: true } } }, async (req, reply) => {
+  app.get('/_health', { schema: RouteSchemas.health, config: { access: { scope: 'read', project: 'none', anonymous: true } } }, async (req, reply) => {
     const [engineHealth, { engines: lanes, ...queueHealth }] = await Promise.all([engines.health(), queue.health()]);
     const shown: Record<string, EngineStatus> = {};
     for (const [name, health] of Object.entries(engineHealth)) shown[name] = engineStatus(health, lanes?.[name as StoreName], writeTimeoutMs);
@@ -39,7 +40,7 @@ export async function operationRoutes(app: FastifyInstance): Promise<void> {
     return reply.status(up ? 200 : 503).send({ status: up ? 'up' : 'down', engines: shown, queue: { kind: queue.kind, ...queueHealth } });
   });
 
-  app.get('/_deadletter', { config: { access: { scope: 'read', project: 'each' } } }, async (req) => {
+  app.get('/_deadletter', { schema: RouteSchemas.deadLetters, config: { access: { scope: 'read', project: 'each' } } }, async (req) => {
     const letters = (await queue.deadLetters()).filter((l) => req.access.allows(l.write.project));
     return {
       count: letters.length,
@@ -47,7 +48,7 @@ export async function operationRoutes(app: FastifyInstance): Promise<void> {
     };
   });
 
-  app.post('/_deadletter/_replay', { config: { access: { scope: 'admin', project: 'each' } } }, async (req, reply) => {
+  app.post('/_deadletter/_replay', { schema: RouteSchemas.replay, config: { access: { scope: 'admin', project: 'each' } } }, async (req, reply) => {
     let ids: string[] | undefined;
     const body = req.body as unknown;
     if (body !== undefined && body !== null) {

@@ -4,6 +4,7 @@ import { newSecret, sha256 } from '../../auth/secrets.ts';
 import type { TokenView } from '../../catalog/tokens.ts';
 import { isUuid, projectNameProblem } from '../../schema/identifiers.ts';
 import { Errors } from '../errors.ts';
+import { RouteSchemas } from '../../observability/route-schemas.ts';
 
 const NAME_MAX = 200;
 
@@ -49,7 +50,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
 
   const visible = (principal: Parameters<typeof coversAll>[0], token: TokenView) => coversAll(principal, token.projects[0] === '*' ? '*' : token.projects);
 
-  app.post('/_token', { config: admin }, async (req, reply) => {
+  app.post('/_token', { schema: RouteSchemas.createToken, config: admin }, async (req, reply) => {
     const wanted = tokenRequest(req.body);
     const principal = req.access.principal!;
     if (!coversAll(principal, wanted.projects[0] === '*' ? '*' : wanted.projects)) {
@@ -62,12 +63,12 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     return reply.status(201).send({ ...view, token: secret });
   });
 
-  app.get('/_token', { config: admin }, async (req) => {
+  app.get('/_token', { schema: RouteSchemas.listTokens, config: admin }, async (req) => {
     const list = tokens.list().filter((t) => visible(req.access.principal!, t));
     return { count: list.length, tokens: list };
   });
 
-  app.delete<{ Params: { id: string } }>('/_token/:id', { config: admin }, async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/_token/:id', { schema: RouteSchemas.revokeToken, config: admin }, async (req, reply) => {
     const id = req.params.id.toLowerCase();
     const token = isUuid(id) ? tokens.get(id) : undefined;
     // a token outside the caller's projects is as unknown to it as one that never was
