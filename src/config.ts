@@ -31,6 +31,8 @@ export interface Config {
   metrics: boolean;
   /** Where a ROLE=worker process serves GET /_metrics (it has no HTTP API). */
   metricsPort?: number;
+  /** Where projects, snapshots, tokens and jobs live (SPEC §11): CATALOG, postgresql when POSTGRESQL_HOST is set, else file. */
+  catalog: 'file' | 'postgresql';
   postgresql?: { host: string; port: number; user?: string; password?: string; database: string };
   elasticsearch?: { url: string; username?: string; password?: string; apiKey?: string };
 }
@@ -101,6 +103,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, roleArg?: strin
     ...accessSettings(env),
     logLevel: logLevel(env),
     metrics: onOff(env, 'METRICS', true),
+    catalog: catalogKind(env),
   };
   if (env['METRICS_PORT']) config.metricsPort = integer(env, 'METRICS_PORT', 0, 1, 65535);
 
@@ -114,7 +117,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, roleArg?: strin
     throw new ConfigError(`ROLE=${role} needs QUEUE_CONNECTIONSTRING: without RabbitMQ the API and its workers share one process`);
   }
 
-  if (stores.includes('postgresql')) {
+  if (config.catalog === 'postgresql' && !env['POSTGRESQL_HOST']) throw new ConfigError('CATALOG=postgresql needs POSTGRESQL_HOST: the catalog lives in the schema dstore_catalog of POSTGRESQL_DATABASE');
+  if (stores.includes('postgresql') || config.catalog === 'postgresql') {
     const host = env['POSTGRESQL_HOST'];
     if (!host) throw new ConfigError('POSTGRESQL_HOST is required when STORES includes postgresql');
     config.postgresql = {
@@ -143,6 +147,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, roleArg?: strin
     };
   }
   return config;
+}
+
+function catalogKind(env: NodeJS.ProcessEnv): Config['catalog'] {
+  const raw = env['CATALOG'];
+  if (raw === undefined || raw === '') return env['POSTGRESQL_HOST'] ? 'postgresql' : 'file';
+  const kind = raw.trim().toLowerCase();
+  if (kind !== 'file' && kind !== 'postgresql') throw new ConfigError(`CATALOG=${JSON.stringify(raw)} must be file or postgresql`);
+  return kind;
 }
 
 const ADMIN_TOKEN_MIN = 32;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Catalog } from './catalog/catalog.ts';
+import { openCatalog, type OpenedCatalog } from './catalog/open-catalog.ts';
 import { dropAll, migrateAll } from './catalog/migration.ts';
 import { ConfigError, readConfig, type Config } from './config.ts';
 import type { EngineControl } from './http/engines.ts';
@@ -12,7 +12,6 @@ import type { CopyReader } from './jobs/sources.ts';
 import { verifyRunner } from './jobs/verify.ts';
 import type { RabbitQueue } from './writes/rabbitmq/rabbit-queue.ts';
 import { Jobs } from './jobs/jobs.ts';
-import { join } from 'node:path';
 import { createStores } from './stores/registry.ts';
 import type { EngineHealth, Store } from './stores/store.ts';
 import { InProcessQueue } from './writes/in-process-queue.ts';
@@ -101,18 +100,15 @@ export async function start(config: Config): Promise<Running> {
   let app: FastifyInstance | null = null;
   let runningJobs: Jobs | null = null;
   let metricsServer: Server | null = null;
+  let opened: OpenedCatalog | null = null;
   if (config.role !== 'worker') {
-    const catalog = new Catalog(config.projectFilePath);
-    try {
-      await catalog.load();
-    } catch (err) {
-      throw new ConfigError(`cannot read the catalog at PROJECT_FILE_PATH=${config.projectFilePath}: ${(err as Error).message}`);
-    }
-    const jobs = new Jobs(join(config.projectFilePath, '_jobs'), log);
+    opened = await openCatalog(config, log);
+    const catalog = opened.catalog;
+    const jobs = new Jobs(opened.jobs, log);
     try {
       await jobs.load();
     } catch (err) {
-      throw new ConfigError(`cannot read the jobs at PROJECT_FILE_PATH=${config.projectFilePath}: ${(err as Error).message}`);
+      throw new ConfigError(`cannot read the jobs of the catalog (${opened.where}): ${(err as Error).message}`);
     }
     const engines = engineControl(stores, queue, log);
     const versioning = new Versioning(catalog, engines, jobs, log);
@@ -126,7 +122,7 @@ export async function start(config: Config): Promise<Running> {
     const maintenance = { engines: config.stores, copies: copies && (() => copies.copies()) };
     runningJobs = jobs;
     metrics?.watch({ engines: () => engines.health(), queue: () => queue.health(), deadLetters: async () => (await queue.deadLetters()).length, jobs: () => jobs.list({}) });
-    const access = await accessFromConfig(config, (id) => jobs.list({}).find((j) => j.id === id)?.project);
+    const access = await accessFromConfig(config, (id) => jobs.list({}).find((j) => j.id === id)?.project, opened.tokens);
     const https = config.tls ? readTls(config.tls) : undefined;
     log(access.line);
     app = buildApi({ catalog, queue, engines, jobs, versioning, bodyLimit: config.bodyLimit, writeTimeoutMs: config.writeTimeoutMs, log, maintenance, logger, metrics, access: access.settings, https });
@@ -141,7 +137,7 @@ export async function start(config: Config): Promise<Running> {
     metrics.watch({ engines: async () => Object.fromEntries(await Promise.all(stores.map(async (s) => [s.name, await timedHealth(s)] as const))), queue: () => queue.health(), deadLetters: async () => (await queue.deadLetters()).length });
     metricsServer = await serveMetrics(metrics, config.host, config.metricsPort);
   }
-  log(`dstore ${config.role}: engines ${config.stores.join(', ')}; queue ${queue.kind}${app ? `; listening on ${config.host}:${config.port}${config.tls ? ' (https)' : ''}` : ''}${metricsServer ? `; metrics on ${config.host}:${config.metricsPort}` : ''}`);
+  log(`dstore ${config.role}: engines ${config.stores.join(', ')}; queue ${queue.kind}${opened ? `; catalog ${opened.where}` : ''}${app ? `; listening on ${config.host}:${config.port}${config.tls ? ' (https)' : ''}` : ''}${metricsServer ? `; metrics on ${config.host}:${config.metricsPort}` : ''}`);
 
   let stopping: Promise<void> | null = null;
   return {
@@ -166,6 +162,7 @@ export async function start(config: Config): Promise<Running> {
           clearInterval(sweep);
           clearTimeout(late);
         }
+        await opened?.close().catch((e: Error) => log(`closing the catalog: ${e.message}`));
         const closing = Promise.all(stores.map((store) => store.close().catch((e: Error) => log(`closing ${store.name}: ${e.message}`))));
         await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
       })()),

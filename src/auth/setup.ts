@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { TokenStore } from '../catalog/tokens.ts';
+import { TokenStore, type TokenStorage } from '../catalog/tokens.ts';
 import { ConfigError, type Config } from '../config.ts';
 import type { AccessSettings } from './access-control.ts';
 
 /** The access settings of a process from its config; start-up stops with one line when the tokens cannot be read. */
-export async function accessFromConfig(config: Config, jobProject: AccessSettings['jobProject']): Promise<{ settings: AccessSettings; line: string }> {
-  const tokens = new TokenStore(join(config.projectFilePath, '_tokens.json'));
+export async function accessFromConfig(config: Config, jobProject: AccessSettings['jobProject'], storage?: TokenStorage): Promise<{ settings: AccessSettings; line: string }> {
+  const tokens = new TokenStore(storage ?? join(config.projectFilePath, '_tokens.json'));
   try {
     await tokens.load();
   } catch (err) {
-    throw new ConfigError(`cannot read the tokens at PROJECT_FILE_PATH=${config.projectFilePath}: ${(err as Error).message}`);
+    throw new ConfigError(`cannot read the tokens at ${storage && config.catalog === 'postgresql' ? storage.where : `PROJECT_FILE_PATH=${config.projectFilePath}`}: ${(err as Error).message}`);
   }
   if (config.auth === 'off') {
     return { settings: { mode: 'off', tokens, jobProject }, line: 'WARNING: AUTH=off: every client that reaches this port may do everything, without a token (only for a trusted network)' };

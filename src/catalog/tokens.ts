@@ -16,33 +16,72 @@ export interface TokenRecord {
 /** What GET /_token shows of a token. */
 export type TokenView = Omit<TokenRecord, 'sha256'>;
 
+/** A change of the tokens, as a storage writes it. */
+export type TokenChange = { kind: 'create'; record: TokenRecord } | { kind: 'revoke'; id: string } | { kind: 'touch'; used: Array<{ id: string; at: string }> };
+
+/** Where tokens are kept: a file (file catalog) or the table dstore_catalog.tokens (PostgreSQL catalog). */
+export interface TokenStorage {
+  /** Named in error messages. */
+  readonly where: string;
+  load(): Promise<TokenRecord[]>;
+  /** Stores one change; `all` is every token after it (a file rewrites them all). */
+  persist(change: TokenChange, all: readonly TokenRecord[]): Promise<void>;
+  /** Called when another process changed the tokens (shared storages only). */
+  onChange?(listener: () => void): void;
+}
+
 interface TokensFile {
   tokens: TokenRecord[];
 }
 
-/** last_used_at reaches the file at most this often: a request never waits for a disk write to record it. */
+/** `<PROJECT_FILE_PATH>/_tokens.json` (a file, so the file catalog never mistakes it for a project). */
+export class FileTokenStorage implements TokenStorage {
+  constructor(private readonly path: string) {}
+
+  get where(): string {
+    return this.path;
+  }
+
+  async load(): Promise<TokenRecord[]> {
+    return (await readJson<TokensFile>(this.path))?.tokens ?? [];
+  }
+
+  persist(_change: TokenChange, all: readonly TokenRecord[]): Promise<void> {
+    return writeJsonAtomic(this.path, { tokens: [...all] } satisfies TokensFile);
+  }
+}
+
+/** last_used_at reaches the storage at most this often: a request never waits for a write to record it. */
 const TOUCH_FLUSH_MS = 10_000;
 
-/**
- * The tokens made by POST /_token, in `<PROJECT_FILE_PATH>/_tokens.json` (a file, so
- * Catalog.load never mistakes it for a project), looked up by the SHA-256 of the secret.
- */
+/** The tokens made by POST /_token, looked up by the SHA-256 of the secret. */
 export class TokenStore {
   private readonly byHash = new Map<string, TokenRecord>();
   private readonly lastUsed = new Map<string, number>();
   private writes: Promise<unknown> = Promise.resolve();
   private touched = false;
   private timer: NodeJS.Timeout | undefined;
+  private readonly storage: TokenStorage;
+  private reloads: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly path: string) {}
+  /** A path is the file storage. */
+  constructor(storage: string | TokenStorage) {
+    this.storage = typeof storage === 'string' ? new FileTokenStorage(storage) : storage;
+    // another process made or revoked a token: refused or admitted here too from the reload on
+    this.storage.onChange?.(() => {
+      this.reloads = this.reloads.then(() => this.load()).catch(() => {});
+    });
+  }
 
   async load(): Promise<void> {
-    const file = await readJson<TokensFile>(this.path);
-    this.byHash.clear();
-    for (const record of file?.tokens ?? []) {
-      if (typeof record?.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(record.sha256)) throw new Error(`${this.path}: token ${JSON.stringify(record?.id)} has no SHA-256`);
-      this.byHash.set(record.sha256, record);
+    const records = await this.storage.load();
+    const next = new Map<string, TokenRecord>();
+    for (const record of records) {
+      if (typeof record?.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(record.sha256)) throw new Error(`${this.storage.where}: token ${JSON.stringify(record?.id)} has no SHA-256`);
+      next.set(record.sha256, record);
     }
+    this.byHash.clear();
+    for (const [hash, record] of next) this.byHash.set(hash, record);
   }
 
   /** The token whose secret hashes to `digest`, compared in constant time once found. */
@@ -52,7 +91,7 @@ export class TokenStore {
     return record;
   }
 
-  /** Notes a use of the token; written to the file within TOUCH_FLUSH_MS. */
+  /** Notes a use of the token; written within TOUCH_FLUSH_MS. */
   touch(id: string): void {
     this.lastUsed.set(id, Date.now());
     if (this.touched) return;
@@ -70,13 +109,13 @@ export class TokenStore {
     return record && this.view(record);
   }
 
-  /** Stores a new token by its digest; answers once it is on disk. */
+  /** Stores a new token by its digest; answers once it is stored. */
   async create(token: { name: string; projects: string[] | ['*']; scopes: Scope[] }, digest: Buffer): Promise<TokenView> {
     const record: TokenRecord = { id: randomUUID(), ...token, created_at: new Date().toISOString(), last_used_at: null, sha256: digest.toString('hex') };
     try {
-      await this.change(() => this.byHash.set(record.sha256, record));
+      await this.change(() => this.byHash.set(record.sha256, record), { kind: 'create', record });
     } catch (err) {
-      // not on disk, and its secret is never shown: it must not work either
+      // not stored, and its secret is never shown: it must not work either
       this.byHash.delete(record.sha256);
       throw err;
     }
@@ -87,12 +126,12 @@ export class TokenStore {
   async revoke(id: string): Promise<boolean> {
     const record = [...this.byHash.values()].find((r) => r.id === id);
     if (!record) return false;
-    // refused at once, before the file is written: a request racing the revocation is not let in
+    // refused at once, before the storage is written: a request racing the revocation is not let in
     this.byHash.delete(record.sha256);
     try {
-      await this.change(() => this.lastUsed.delete(id));
+      await this.change(() => this.lastUsed.delete(id), { kind: 'revoke', id });
     } catch (err) {
-      // the file still holds it: keep memory and disk telling the same story
+      // the storage still holds it: keep memory and storage telling the same story
       this.byHash.set(record.sha256, record);
       throw err;
     }
@@ -113,18 +152,19 @@ export class TokenStore {
 
   private flush(): Promise<void> {
     this.touched = false;
-    return this.change(() => {});
+    const used = [...this.lastUsed].filter(([id]) => [...this.byHash.values()].some((r) => r.id === id)).map(([id, at]) => ({ id, at: new Date(at).toISOString() }));
+    return this.change(() => {}, { kind: 'touch', used });
   }
 
-  /** Applies a change in memory and writes the whole file, one write at a time. */
-  private change(apply: () => unknown): Promise<void> {
+  /** Applies a change in memory and stores it, one write at a time. */
+  private change(apply: () => unknown, change: TokenChange): Promise<void> {
     const next = this.writes.then(async () => {
       apply();
       for (const record of this.byHash.values()) {
         const used = this.lastUsed.get(record.id);
         if (used) record.last_used_at = new Date(used).toISOString();
       }
-      await writeJsonAtomic(this.path, { tokens: [...this.byHash.values()] } satisfies TokensFile);
+      await this.storage.persist(change, [...this.byHash.values()]);
     });
     this.writes = next.catch(() => {});
     return next;

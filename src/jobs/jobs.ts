@@ -8,7 +8,8 @@ import type { Problems } from '../schema/blueprint.ts';
  * Long-running work (SPEC §8): back-fills, verifications, rebuilds. Each job is
  * a record kept with the catalog (one JSON file per job), saved at least once a
  * second while it runs, and resumed from its cursor at the next start after a
- * crash or a SIGTERM. A job runs at most once at a time in this process.
+ * crash or a SIGTERM. A job runs at most once at a time: in this process by
+ * `running`, across processes by the lease its storage gives (JobStorage.claim).
  */
 export type JobKind = 'backfill' | 'verify' | 'rebuild';
 export type JobState = 'queued' | 'running' | 'done' | 'failed';
@@ -64,9 +65,81 @@ export interface JobContext {
 /** Runs one job to its end; returns its result, or undefined when it stopped early (stopping()). */
 export type JobRunner = (ctx: JobContext) => Promise<{ result?: unknown } | 'stopped'>;
 
-interface Stored {
+/** A job as its storage keeps it. */
+export interface StoredJob {
   job: JobRecord;
   skipped: SkippedItem[];
+}
+type Stored = StoredJob;
+
+/**
+ * Where jobs are kept (SPEC §8: with the catalog): one JSON file per job (file catalog) or rows of
+ * dstore_catalog.jobs with a lease (PostgreSQL catalog), so a job runs in one process at a time.
+ */
+export interface JobStorage {
+  loadAll(): Promise<StoredJob[]>;
+  /** One job as stored now (undefined: gone). */
+  read(id: string): Promise<StoredJob | undefined>;
+  /** Stores a new job, leased to this process. */
+  create(stored: StoredJob): Promise<void>;
+  /** Stores its progress and renews the lease; false: another process holds the job now. */
+  save(stored: StoredJob): Promise<boolean>;
+  /** Takes the job's lease (free, expired, or ours already); the job as stored then, or undefined when another process holds it. */
+  claim(id: string): Promise<StoredJob | undefined>;
+  /** Gives the lease up, so another process may resume the job at once. */
+  release(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  /** Shared storages: called with a job's id when another process changed it. */
+  onChange?(listener: (id: string) => void): void;
+  /** Shared storages: how often to look for jobs whose owner died (lease expired). */
+  readonly adoptEveryMs?: number;
+}
+
+/** `<PROJECT_FILE_PATH>/_jobs/<id>.json`; one process owns the directory, so every claim succeeds. */
+export class FileJobStorage implements JobStorage {
+  constructor(private readonly dir: string) {}
+
+  async loadAll(): Promise<StoredJob[]> {
+    let names: string[] = [];
+    try {
+      names = (await readdir(this.dir)).filter((n) => n.endsWith('.json'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const out: StoredJob[] = [];
+    for (const name of names) {
+      const stored = await readJson<StoredJob>(join(this.dir, name));
+      if (stored?.job?.id) out.push(stored);
+    }
+    return out;
+  }
+
+  read(id: string): Promise<StoredJob | undefined> {
+    return readJson<StoredJob>(this.path(id));
+  }
+
+  create(stored: StoredJob): Promise<void> {
+    return writeJsonAtomic(this.path(stored.job.id), stored);
+  }
+
+  async save(stored: StoredJob): Promise<boolean> {
+    await writeJsonAtomic(this.path(stored.job.id), stored);
+    return true;
+  }
+
+  claim(id: string): Promise<StoredJob | undefined> {
+    return this.read(id);
+  }
+
+  async release(): Promise<void> {}
+
+  remove(id: string): Promise<void> {
+    return rm(this.path(id), { force: true });
+  }
+
+  private path(id: string): string {
+    return join(this.dir, `${id}.json`);
+  }
 }
 
 interface Running {
@@ -84,11 +157,18 @@ export class Jobs {
   private readonly runners = new Map<JobKind, (job: JobRecord) => JobRunner>();
   private stopped = false;
   private readonly cancelled = new Set<string>();
+  private readonly storage: JobStorage;
+  private adopter: NodeJS.Timeout | undefined;
 
+  /** A directory is the file storage. */
   constructor(
-    private readonly dir: string,
+    storage: string | JobStorage,
     private readonly log: (msg: string) => void = () => {},
-  ) {}
+  ) {
+    this.storage = typeof storage === 'string' ? new FileJobStorage(storage) : storage;
+    // another process started or advanced a job: GET /_jobs here shows it as stored
+    this.storage.onChange?.((id) => void this.refresh(id).catch(() => {}));
+  }
 
   /** How jobs of a kind run (and resume after a restart). */
   define(kind: JobKind, runner: (job: JobRecord) => JobRunner): void {
@@ -96,26 +176,37 @@ export class Jobs {
   }
 
   async load(): Promise<void> {
-    let names: string[] = [];
-    try {
-      names = (await readdir(this.dir)).filter((n) => n.endsWith('.json'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    for (const stored of await this.storage.loadAll()) this.jobs.set(stored.job.id, stored);
+  }
+
+  /** Resumes every job a crash or a stop interrupted (and, shared, keeps adopting those whose owner died). */
+  resume(): void {
+    for (const stored of this.jobs.values()) {
+      if (stored.job.state === 'queued' || stored.job.state === 'running') this.run(stored, true);
     }
-    for (const name of names) {
-      const stored = await readJson<Stored>(join(this.dir, name));
-      if (stored?.job?.id) this.jobs.set(stored.job.id, stored);
+    if (this.storage.adoptEveryMs && !this.adopter) {
+      this.adopter = setInterval(() => void this.adopt().catch((e: Error) => this.log(`jobs: looking for jobs to resume failed: ${e.message}`)), this.storage.adoptEveryMs);
+      this.adopter.unref();
     }
   }
 
-  /** Resumes every job a crash or a stop interrupted. */
-  resume(): void {
-    for (const stored of this.jobs.values()) {
-      if (stored.job.state === 'queued' || stored.job.state === 'running') {
-        this.log(`job ${stored.job.id} (${stored.job.kind} ${stored.job.project}${stored.job.version ? ` v${stored.job.version}` : ''}): resuming after ${stored.job.done} of ${stored.job.total}`);
-        this.run(stored);
-      }
+  /** Runs the unfinished jobs that no live process holds. */
+  private async adopt(): Promise<void> {
+    if (this.stopped) return;
+    for (const stored of await this.storage.loadAll()) {
+      if (this.running.has(stored.job.id) || this.cancelled.has(stored.job.id)) continue;
+      this.jobs.set(stored.job.id, stored);
+      if (stored.job.state === 'queued' || stored.job.state === 'running') this.run(stored, true);
     }
+  }
+
+  /** Takes a job's record from the storage after another process changed it. */
+  private async refresh(id: string): Promise<void> {
+    if (this.running.has(id)) return;
+    const stored = await this.storage.read(id);
+    if (this.running.has(id)) return;
+    if (stored) this.jobs.set(id, stored);
+    else this.jobs.delete(id);
   }
 
   /** Creates a job and starts it; resolves once its total is known, so the caller can show it. */
@@ -123,7 +214,7 @@ export class Jobs {
     const job: JobRecord = { id: randomUUID(), kind, project, ...fields, state: 'queued', total: 0, done: 0, skipped: 0, items_per_s: 0, started_at: new Date().toISOString() };
     const stored: Stored = { job, skipped: [] };
     this.jobs.set(job.id, stored);
-    await this.save(stored);
+    await this.storage.create(stored);
     const running = this.run(stored);
     await running.counted;
     return { ...job };
@@ -179,25 +270,26 @@ export class Jobs {
       if (stored.job.project !== project || this.running.has(id)) continue;
       this.jobs.delete(id);
       this.cancelled.delete(id);
-      await rm(this.path(id), { force: true });
+      await this.storage.remove(id);
     }
   }
 
   /** Stops every running job at its next step and saves where it was; they resume at the next start. */
   async close(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.adopter);
     await Promise.all([...this.running.values()].map((r) => r.finished.catch(() => {})));
   }
 
-  private path(id: string): string {
-    return join(this.dir, `${id}.json`);
+  /** Saves the job; when another process holds it now (our lease expired), this one stops running it. */
+  private async save(stored: Stored): Promise<void> {
+    if (!(await this.storage.save(stored))) {
+      this.cancelled.add(stored.job.id);
+      this.log(`job ${stored.job.id}: another process holds it now; stopping it here`);
+    }
   }
 
-  private save(stored: Stored): Promise<void> {
-    return writeJsonAtomic(this.path(stored.job.id), stored);
-  }
-
-  private run(stored: Stored): Running {
+  private run(stored: Stored, resuming = false): Running {
     const existing = this.running.get(stored.job.id);
     if (existing) return existing;
     const job = stored.job;
@@ -206,7 +298,7 @@ export class Jobs {
     if (job.total > 0 || job.state === 'running') counted();
     let dirty = false;
     const runStart = Date.now();
-    const doneAtStart = job.done;
+    let doneAtStart = job.done;
     const ctx: JobContext = {
       job,
       setTotal: (total, estimated) => {
@@ -235,12 +327,35 @@ export class Jobs {
       stopping: () => this.stopped || this.cancelled.has(job.id),
     };
     const runner = this.runners.get(job.kind);
+    let claimed = false;
     const finished = (async (): Promise<JobRecord> => {
+      const current = await this.storage.claim(job.id).catch((e: Error) => {
+        this.log(`job ${job.id}: taking it failed: ${e.message}`);
+        return undefined;
+      });
+      if (!current || (current.job.state !== 'queued' && current.job.state !== 'running')) {
+        // another process runs it (or has finished it meanwhile): shown as stored, not run here
+        if (current) {
+          Object.assign(job, current.job);
+          stored.skipped = current.skipped;
+        }
+        counted();
+        this.running.delete(job.id);
+        return { ...job };
+      }
+      claimed = true;
+      // resumed where the storage says it stopped (another process may have advanced it)
+      Object.assign(job, current.job);
+      stored.skipped = current.skipped;
+      doneAtStart = job.done;
+      if (job.total > 0 || job.state === 'running') counted();
+      if (resuming) this.log(`job ${job.id} (${job.kind} ${job.project}${job.version ? ` v${job.version}` : ''}): resuming after ${job.done} of ${job.total}`);
       job.state = 'running';
       await this.save(stored);
       // saved at least once a second while it runs: a crash loses at most a second of progress
+      // (saved even unchanged: that renews the lease of a shared storage)
       const saver = setInterval(() => {
-        if (!dirty) return;
+        if (!dirty && !this.storage.adoptEveryMs) return;
         dirty = false;
         this.save(stored).catch((e: Error) => this.log(`job ${job.id}: saving its progress failed: ${e.message}`));
       }, SAVE_EVERY_MS);
@@ -262,6 +377,7 @@ export class Jobs {
         clearInterval(saver);
         counted();
         await this.save(stored).catch((e: Error) => this.log(`job ${job.id}: saving failed: ${e.message}`));
+        if (claimed) await this.storage.release(job.id).catch(() => {});
         this.running.delete(job.id);
       }
       return { ...job };

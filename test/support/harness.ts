@@ -38,6 +38,8 @@ export async function startDstore(env: Record<string, string | undefined> = {}):
     LEVEL_PATH: join(dir, 'level'),
     PROJECT_FILE_PATH: join(dir, 'blueprint'),
     QUEUE_PATH: join(dir, 'queue'),
+    // the file catalog of its own directory unless a test asks for the shared one (CATALOG=postgresql)
+    CATALOG: 'file',
     ...env,
   });
   const running = await start(config);

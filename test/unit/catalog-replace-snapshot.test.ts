@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Catalog } from '../../src/catalog/catalog.ts';
+import { FileCatalog as Catalog } from '../../src/catalog/file/file-catalog.ts';
 import { normalizeBlueprint } from '../../src/schema/blueprint.ts';
 import { ARTICLE_BLUEPRINT } from '../support/harness.ts';
 
