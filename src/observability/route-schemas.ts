@@ -124,8 +124,8 @@ export const RouteSchemas = {
   },
   replay: { ...tag('operations'), summary: 'put dead letters back on the queue: all, or those named', body: { description: 'absent (all), an array of ids, or { "ids": [...] }', oneOf: [arr({ type: 'string' }), obj({ ids: arr({ type: 'string' }) })] }, response: { 202: obj({ replayed: { type: 'integer' } }, ['replayed']), ...errors(400, 503) } },
   listJobs: { ...tag('jobs'), summary: 'back-fills, verifications, rebuilds; newest first', querystring: obj({ project: P.project }), response: { 200: obj({ count: { type: 'integer' }, jobs: arr(job) }, ['count', 'jobs']), ...errors(400) } },
-  getJob: { ...tag('jobs'), summary: "one job's progress", params: params('job'), response: { 200: job, ...errors(404) } },
-  skipped: { ...tag('jobs'), summary: 'the first 100 items a job could not carry, with reasons', params: params('job'), response: { 200: obj({ job: { type: 'string' }, skipped: { type: 'integer' }, listed: arr(obj({ id: { type: 'string' }, blueprint: { type: 'string' }, reason: { type: 'string' }, errors: { type: 'object' } }, ['id', 'reason'])) }, ['skipped', 'listed']), ...errors(404) } },
+  getJob: { ...tag('jobs'), summary: "one job's progress", params: obj({ id: P.job }, ['id']), response: { 200: job, ...errors(404) } },
+  skipped: { ...tag('jobs'), summary: 'the first 100 items a job could not carry, with reasons', params: obj({ id: P.job }, ['id']), response: { 200: obj({ job: { type: 'string' }, skipped: { type: 'integer' }, listed: arr(obj({ id: { type: 'string' }, blueprint: { type: 'string' }, reason: { type: 'string' }, errors: { type: 'object' } }, ['id', 'reason'])) }, ['skipped', 'listed']), ...errors(404) } },
   verify: { ...tag('jobs'), summary: 'start a verification of every engine (a job)', params: params('project'), querystring: obj({ wait: { type: 'string' } }), body: obj({ version: { type: 'integer' } }), response: { 200: job, 202: job, ...errors(400, 404, 409) } },
   rebuild: {
     ...tag('jobs'),
@@ -138,6 +138,6 @@ export const RouteSchemas = {
   createToken: { ...tag('tokens'), summary: 'make a token (its secret is shown once)', body: obj({ name: { type: 'string' }, projects: arr({ type: 'string' }), scopes: arr({ type: 'string', enum: ['read', 'write', 'schema', 'admin'] }) }, ['name', 'projects', 'scopes']), response: { 201: { ...token, properties: { ...(token['properties'] as Schema), token: str('the secret: shown only now') }, required: [...(token['required'] as string[]), 'token'] }, ...errors(400, 413) } },
   listTokens: { ...tag('tokens'), summary: 'every token (never their secrets)', response: { 200: obj({ count: { type: 'integer' }, tokens: arr(token) }, ['tokens']), ...errors() } },
   revokeToken: { ...tag('tokens'), summary: 'revoke a token', params: obj({ id: str('token id') }, ['id']), response: { ...noContent, ...errors(404) } },
-  metrics: { ...tag('operations'), summary: 'Prometheus metrics (text format)', produces: ['text/plain'], response: { 200: { description: 'the Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors(404) } },
-  openapi: { ...tag('operations'), summary: 'this OpenAPI 3 document', response: { 200: { description: 'the OpenAPI document', type: 'object', additionalProperties: true } } },
+  metrics: { ...tag('operations'), summary: 'Prometheus metrics (text format)', response: { 200: { description: 'the Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors(404) } },
+  openapi: { ...tag('operations'), summary: 'this OpenAPI 3 document', response: { 200: { description: 'the OpenAPI document', type: 'object', additionalProperties: true }, ...errors() } },
 } as const;
