@@ -4,8 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import SwaggerParser from '@apidevtools/swagger-parser';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import { ARTICLE, ARTICLE_BLUEPRINT, ARTICLE_ID, startDstore, type TestDstore } from '../support/harness.ts';
 import { ERROR_CATALOG } from '../../src/http/errors.ts';
 
@@ -25,6 +25,8 @@ after(async () => {
   await d.stop();
 });
 
+// ajv-formats is CommonJS: its function sits on .default under ESM
+const addFormats = ((addFormatsModule as unknown as { default?: (a: Ajv) => void }).default ?? addFormatsModule) as unknown as (a: Ajv) => void;
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 
 test('the document passes a real OpenAPI 3 validator', async () => {
