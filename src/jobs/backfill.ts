@@ -86,6 +86,8 @@ export function backfillRunner(deps: BackfillDeps): (job: JobRecord) => JobRunne
     const snapshots = (v: number) => catalog.snapshot(project, v).blueprints;
     const definitionOf = (blueprint: string) => catalog.snapshot(project, target).blueprints[blueprint]!;
 
+    // every API process copies writes into the new version (SPEC §9, §11), then every write accepted before is in the source
+    await catalog.seenEverywhere(project, target);
     // every write accepted before the new version was announced is in the source first: none can fall between scan and copies
     await queue.barrier();
 
