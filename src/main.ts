@@ -79,6 +79,8 @@ export async function start(config: Config): Promise<Running> {
   const metrics = config.metrics ? new Metrics() : undefined;
   // no write older than TOMBSTONE_TTL_S is applied, journaled ones included (SPEC §11)
   setTombstoneTtl(config.tombstoneTtlS);
+  // the file catalog's lock is taken first, so a second process on the directory is told so before anything else is opened
+  let opened: OpenedCatalog | null = config.role !== 'worker' && config.catalog === 'file' ? await openCatalog(config, log) : null;
   const created = await createStores(config);
   const all = metrics ? created.map((store) => new MeteredStore(store, metrics)) : created;
   const queue = await createQueue(config, all, config.role !== 'api', log);
@@ -100,9 +102,8 @@ export async function start(config: Config): Promise<Running> {
   let app: FastifyInstance | null = null;
   let runningJobs: Jobs | null = null;
   let metricsServer: Server | null = null;
-  let opened: OpenedCatalog | null = null;
   if (config.role !== 'worker') {
-    opened = await openCatalog(config, log);
+    opened ??= await openCatalog(config, log);
     const catalog = opened.catalog;
     const jobs = new Jobs(opened.jobs, log);
     try {

@@ -143,7 +143,7 @@ async function main() {
   if (want('postgresql')) {
     await ensurePostgresql();
     await ensureRabbitmq();
-    await suite('postgresql', [...files('test/integration', 'postgresql.int.test.ts'), ...files('test/integration', 'scan-postgresql.int.test.ts'), ...files('test/integration', 'outage.int.test.ts'), ...files('test/integration', 'poison.int.test.ts'), ...files('test/integration', 'full-disk.int.test.ts'), ...files('test/integration', 'auth.int.test.ts'), ...files('test/integration', 'prune.int.test.ts')], { ...PG, QUEUE_CONNECTIONSTRING: AMQP });
+    await suite('postgresql', [...files('test/integration', 'postgresql.int.test.ts'), ...files('test/integration', 'scan-postgresql.int.test.ts'), ...files('test/integration', 'outage.int.test.ts'), ...files('test/integration', 'poison.int.test.ts'), ...files('test/integration', 'full-disk.int.test.ts'), ...files('test/integration', 'auth.int.test.ts'), ...files('test/integration', 'prune.int.test.ts'), ...files('test/integration', 'catalog-postgresql.int.test.ts')], { ...PG, QUEUE_CONNECTIONSTRING: AMQP });
   }
   // the all-engine suites write through PostgreSQL and the first search engine too
   const firstSearchHost = async () => {
