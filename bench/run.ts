@@ -7,7 +7,7 @@
 import { fmt } from './support.ts';
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth', 'scaleout'];
+const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth', 'scaleout', 'catalog'];
 const run = wanted.length ? wanted : all;
 const items = Number(process.env['BENCH_ITEMS'] ?? 100_000);
 const log = (line: string) => console.log(line);
@@ -47,6 +47,10 @@ for (const name of run) {
     }
     case 'scaleout': {
       await (await import('./scaleout.ts')).benchScaleout({ items, log });
+      break;
+    }
+    case 'catalog': {
+      await (await import('./catalog.ts')).benchCatalog({ log });
       break;
     }
     case 'evolution': {
