@@ -151,6 +151,10 @@ interface Running {
 
 export class UnknownJobError extends Error {}
 
+function resumingLine(job: JobRecord): string {
+  return `job ${job.id} (${job.kind} ${job.project}${job.version ? ` v${job.version}` : ''}): resuming after ${job.done} of ${job.total}`;
+}
+
 export class Jobs {
   private readonly jobs = new Map<string, Stored>();
   private readonly running = new Map<string, Running>();
@@ -182,7 +186,10 @@ export class Jobs {
   /** Resumes every job a crash or a stop interrupted (and, shared, keeps adopting those whose owner died). */
   resume(): void {
     for (const stored of this.jobs.values()) {
-      if (stored.job.state === 'queued' || stored.job.state === 'running') this.run(stored, true);
+      if (stored.job.state !== 'queued' && stored.job.state !== 'running') continue;
+      // a shared storage says so once the lease is ours (another process may hold the job)
+      if (!this.storage.adoptEveryMs) this.log(resumingLine(stored.job));
+      this.run(stored, !!this.storage.adoptEveryMs);
     }
     if (this.storage.adoptEveryMs && !this.adopter) {
       this.adopter = setInterval(() => void this.adopt().catch((e: Error) => this.log(`jobs: looking for jobs to resume failed: ${e.message}`)), this.storage.adoptEveryMs);
@@ -349,7 +356,7 @@ export class Jobs {
       stored.skipped = current.skipped;
       doneAtStart = job.done;
       if (job.total > 0 || job.state === 'running') counted();
-      if (resuming) this.log(`job ${job.id} (${job.kind} ${job.project}${job.version ? ` v${job.version}` : ''}): resuming after ${job.done} of ${job.total}`);
+      if (resuming) this.log(resumingLine(job));
       job.state = 'running';
       await this.save(stored);
       // saved at least once a second while it runs: a crash loses at most a second of progress
