@@ -5,7 +5,7 @@
 // A suite whose engine cannot be reached fails; nothing is skipped.
 //   node tools/test.mjs            everything
 //   node tools/test.mjs --unit     unit and HTTP tests only (no servers needed)
-//   node tools/test.mjs --suite postgresql|evolution|rabbitmq|elasticsearch|embedded|unit
+//   node tools/test.mjs --suite postgresql|evolution|rabbitmq|elasticsearch|embedded|package|unit
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -67,6 +67,17 @@ async function ensurePostgresql() {
     spawnSync(apt[0] ?? 'apt-get', [...apt.slice(1), ...(apt.length ? ['apt-get'] : []), 'update', '-qq'], { stdio: 'inherit', env });
     spawnSync(apt[0] ?? 'apt-get', [...apt.slice(1), ...(apt.length ? ['apt-get'] : []), 'install', '-y', '-qq', `postgresql-${major}-postgis-3`], { stdio: 'inherit', env });
   }
+}
+
+/** The package suite lints the .deb: lintian (and dpkg-shlibdeps, in dpkg-dev) come from Debian's packages when missing. */
+function ensurePackagingTools() {
+  const missing = [['lintian', 'lintian'], ['dpkg-shlibdeps', 'dpkg-dev']].filter(([bin]) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0).map(([, pkg]) => pkg);
+  if (!missing.length) return;
+  log(`${missing.join(', ')} missing: installing from Debian's packages`);
+  const apt = process.getuid?.() === 0 ? [] : ['sudo'];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync(apt[0] ?? 'apt-get', [...apt.slice(1), ...(apt.length ? ['apt-get'] : []), 'update', '-qq'], { stdio: 'inherit', env });
+  spawnSync(apt[0] ?? 'apt-get', [...apt.slice(1), ...(apt.length ? ['apt-get'] : []), 'install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
 }
 
 async function ensureRabbitmq() {
@@ -183,6 +194,12 @@ async function main() {
         await engine.stop();
       }
     }
+  }
+
+  if (want('package')) {
+    // builds, installs (dpkg -i, as root), upgrades and purges the .deb; then npm pack and npm install -g
+    ensurePackagingTools();
+    await suite('package (Debian package, npm pack)', files('test/integration', 'package.int.test.ts'));
   }
 
   rmSync(tapDir, { recursive: true, force: true });
