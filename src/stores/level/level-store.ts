@@ -147,10 +147,18 @@ export class LevelStore implements Store {
     const { project, version, blueprint } = request;
     const range = blueprintRange(project, version, blueprint);
     const bounds = request.after ? { gt: itemKey(project, version, blueprint, request.after), lt: range.lt } : range;
-    const entries = await db.iterator({ ...bounds, limit: request.limit }).all();
-    if (!entries.length) return [];
+    // items and stamps from one snapshot: a write landing between the two reads would pair old content with its new stamp
+    const snapshot = db.snapshot();
+    let entries: Array<[string, string]>;
+    let stamps: Array<string | undefined>;
+    try {
+      entries = await db.iterator({ ...bounds, limit: request.limit, snapshot }).all();
+      if (!entries.length) return [];
+      stamps = await db.getMany(entries.map(([key]) => stampKey(project, version, blueprint, key.slice(range.gte.length))), { snapshot });
+    } finally {
+      await snapshot.close();
+    }
     const ids = entries.map(([key]) => key.slice(range.gte.length));
-    const stamps = await db.getMany(ids.map((id) => stampKey(project, version, blueprint, id)));
     return entries.map(([, value], i) => {
       const id = ids[i]!;
       const stamp = stamps[i];
