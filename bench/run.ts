@@ -7,7 +7,7 @@
 import { fmt } from './support.ts';
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth', 'scaleout', 'catalog'];
+const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth', 'scaleout', 'catalog', 'package'];
 const run = wanted.length ? wanted : all;
 const items = Number(process.env['BENCH_ITEMS'] ?? 100_000);
 const log = (line: string) => console.log(line);
@@ -51,6 +51,10 @@ for (const name of run) {
     }
     case 'catalog': {
       await (await import('./catalog.ts')).benchCatalog({ log });
+      break;
+    }
+    case 'package': {
+      await (await import('./package.ts')).benchPackage({ rounds: Number(process.env['BENCH_ROUNDS'] ?? 3), log });
       break;
     }
     case 'evolution': {
