@@ -199,7 +199,8 @@ async function main() {
   if (want('package')) {
     // builds, installs (dpkg -i, as root), upgrades and purges the .deb; then npm pack and npm install -g
     ensurePackagingTools();
-    await suite('package (Debian package, npm pack)', files('test/integration', 'package.int.test.ts'));
+    await ensureRabbitmq();
+    await suite('package (Debian package, npm pack)', files('test/integration', 'package.int.test.ts'), { QUEUE_CONNECTIONSTRING: AMQP });
   }
 
   rmSync(tapDir, { recursive: true, force: true });

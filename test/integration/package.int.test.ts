@@ -2,9 +2,11 @@
 // tools/package/build-deb.mjs, checks its control fields and contents, lints it, verifies both systemd
 // units, installs it with dpkg, starts the installed dstore as dstore.service's ExecStart would (as the
 // dstore user, with the unit's environment and /etc/dstore/dstore.env), runs the seed walkthrough,
-// upgrades to a rebuilt package (edited conffile and data kept) and purges it. Then `npm pack`,
+// upgrades to a rebuilt package (edited conffile and data kept), runs dstore-worker@1 beside it through
+// RabbitMQ (its own LevelDB copy), and purges it. Then `npm pack`,
 // `npm install -g --prefix` of the tarball, and the walkthrough against that `dstore`.
-// Needs root, dpkg-deb, dpkg-shlibdeps, lintian and systemd-analyze; the after hook purges the package.
+// Needs root, dpkg-deb, dpkg-shlibdeps, lintian, systemd-analyze and RabbitMQ (QUEUE_CONNECTIONSTRING, default
+// on 127.0.0.1); the after hook stops what it started, purges the package and deletes its queues.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -12,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
 import { ClassicLevel } from 'classic-level';
 import { ARTICLE, ARTICLE_BLUEPRINT, ARTICLE_ID } from '../support/harness.ts';
 import { freePort } from '../support/server-process.ts';
@@ -20,9 +23,12 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'dstore-package-test-'));
 const ENV_FILE = '/etc/dstore/dstore.env';
 const UNIT_DIR = '/lib/systemd/system';
+const AMQP = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
 const ITEM_KEY = `myblog/v${'1'.padStart(10, '0')}/article/${ARTICLE_ID}`;
 let deb1 = '';
-let running: ChildProcess | null = null;
+/** Every process the test started, stopped by the after hook if a step failed. */
+const started: ChildProcess[] = [];
+let queuePrefix = '';
 let installedByUs = false;
 
 function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; allowFail?: boolean } = {}): { code: number | null; stdout: string; stderr: string } {
@@ -70,7 +76,7 @@ function envFile(path: string): Record<string, string> {
  * Starts a unit's ExecStart the way systemd would: User=/Group= (setpriv), WorkingDirectory=, a clean
  * environment of Environment= then EnvironmentFile= (which wins), %i replaced by the instance.
  */
-async function startAsUnit(unitPath: string, instance = ''): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+async function startAsUnit(unitPath: string, instance = '', readyLine?: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const settings = unitSettings(unitPath).map(([k, v]) => [k, v.replaceAll('%i', instance)] as [string, string]);
   const one = (k: string) => settings.find(([key]) => key === k)?.[1] ?? '';
   const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
@@ -80,14 +86,24 @@ async function startAsUnit(unitPath: string, instance = ''): Promise<{ child: Ch
   }
   Object.assign(env, envFile(one('EnvironmentFile').replace(/^-/, '')));
   const [bin, ...args] = one('ExecStart').split(/\s+/);
-  const child = spawn('setpriv', ['--reuid', one('User'), '--regid', one('Group'), '--init-groups', '--', bin!, ...args], { cwd: one('WorkingDirectory'), env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running = child;
+  const child: ChildProcess = spawn('setpriv', ['--reuid', one('User'), '--regid', one('Group'), '--init-groups', '--', bin!, ...args], { cwd: one('WorkingDirectory'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${env['PORT'] ?? '2020'}`;
-  await waitAnswering(url, child, () => out);
+  if (readyLine) await waitLine(readyLine, child, () => out);
+  else await waitAnswering(url, child, () => out);
   return { child, url, output: () => out };
+}
+
+async function waitLine(line: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!output().includes(line)) {
+    if (child.exitCode !== null) throw new Error(`dstore exited with ${child.exitCode} before printing ${line}:\n${output()}`);
+    if (Date.now() > deadline) throw new Error(`dstore did not print ${line} within 60 s:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function waitAnswering(url: string, child: ChildProcess, output: () => string): Promise<void> {
@@ -109,9 +125,7 @@ async function stop(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
-  const code = await exited;
-  if (running === child) running = null;
-  return code;
+  return exited;
 }
 
 async function call(method: string, url: string, body?: unknown): Promise<{ status: number; body: unknown }> {
@@ -134,6 +148,26 @@ async function walkthrough(url: string): Promise<void> {
   assert.equal(del.status, 204, JSON.stringify(del.body));
 }
 
+/** Removes the queues and exchanges the test's dstore declared on the shared RabbitMQ. */
+async function deleteQueues(prefix: string): Promise<void> {
+  const connection = await amqp.connect(AMQP);
+  try {
+    const list = (what: string) => sh('rabbitmqctl', [what, 'name', '-q', '-s'], { allowFail: true }).stdout.split('\n').map((l) => l.trim()).filter((n) => n.startsWith(prefix));
+    for (const q of list('list_queues')) {
+      const ch = await connection.createChannel();
+      await ch.deleteQueue(q).catch(() => {});
+      await ch.close().catch(() => {});
+    }
+    for (const x of list('list_exchanges')) {
+      const ch = await connection.createChannel();
+      await ch.deleteExchange(x).catch(() => {});
+      await ch.close().catch(() => {});
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
 /** The item as LevelDB holds it (the server must be stopped: LevelDB takes a lock). */
 async function levelItem(path: string): Promise<Record<string, unknown> | undefined> {
   const db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', createIfMissing: false });
@@ -153,7 +187,8 @@ before(() => {
 });
 
 after(async () => {
-  if (running) await stop(running);
+  for (const child of started) await stop(child);
+  if (queuePrefix) await deleteQueues(queuePrefix);
   // a failed run must not leave the package (or its user and data) on the machine
   if (installedByUs) purge();
   rmSync(work, { recursive: true, force: true });
@@ -298,6 +333,24 @@ test('upgrade to a rebuilt package with a higher version keeps the edited conffi
   assert.equal(await levelItem('/var/lib/dstore/level'), undefined);
 });
 
+test('dstore-worker@1, started as its unit would, keeps its own LevelDB copy in /var/lib/dstore/worker-1 (RabbitMQ)', async () => {
+  queuePrefix = `dstore_pkgtest_${process.pid}`;
+  appendFileSync(ENV_FILE, `QUEUE_CONNECTIONSTRING=${AMQP}\nQUEUE_PREFIX=${queuePrefix}\n`);
+  // the worker first: its LevelDB queue must exist before the write to receive it
+  const worker = await startAsUnit(`${UNIT_DIR}/dstore-worker@.service`, '1', 'dstore worker:');
+  const api = await startAsUnit(`${UNIT_DIR}/dstore.service`);
+  assert.match(api.output(), /queue rabbitmq/);
+  const put = await call('PUT', `${api.url}/myblog/article/${ARTICLE_ID}`, ARTICLE);
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  assert.equal((put.body as { state: string }).state, 'applied');
+  assert.equal(await stop(api.child), 0, api.output());
+  assert.equal(await stop(worker.child), 0, worker.output());
+  assert.equal((await levelItem('/var/lib/dstore/worker-1/level'))?.['title_en'], 'Some title', "the worker's own copy holds the item");
+  assert.equal(statSync('/var/lib/dstore/worker-1/level').uid, Number(sh('id', ['-u', 'dstore']).stdout.trim()));
+  await deleteQueues(queuePrefix);
+  queuePrefix = '';
+});
+
 test('dpkg --purge removes the program, the settings, the data and the dstore user', () => {
   sh('dpkg', ['--purge', 'dstore']);
   installedByUs = false;
@@ -320,8 +373,8 @@ test('npm pack, npm install -g --prefix of the tarball: that dstore starts and r
   assert.ok(!existsSync(join(prefix, 'lib', 'node_modules', 'dstore', 'node_modules', 'typescript')), 'no development dependency installed');
   const port = await freePort();
   const data = join(work, 'npm-data');
-  const child = spawn(bin, [], { cwd: work, env: { PATH: process.env['PATH'] ?? '', PORT: String(port), LEVEL_PATH: join(data, 'level'), PROJECT_FILE_PATH: join(data, 'blueprint'), QUEUE_PATH: join(data, 'queue') }, stdio: ['ignore', 'pipe', 'pipe'] });
-  running = child;
+  const child: ChildProcess = spawn(bin, [], { cwd: work, env: { PATH: process.env['PATH'] ?? '', PORT: String(port), LEVEL_PATH: join(data, 'level'), PROJECT_FILE_PATH: join(data, 'blueprint'), QUEUE_PATH: join(data, 'queue') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
