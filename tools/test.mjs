@@ -80,6 +80,16 @@ function ensurePackagingTools() {
   spawnSync(apt[0] ?? 'apt-get', [...apt.slice(1), ...(apt.length ? ['apt-get'] : []), 'install', '-y', '-qq', ...missing], { stdio: 'inherit', env });
 }
 
+/** The /_docs test drives Debian's chromium (never a downloaded browser); installed when missing, like PostGIS. */
+function ensureChromium() {
+  if (existsSync(process.env.CHROMIUM_PATH || '/usr/bin/chromium')) return;
+  log('chromium is missing: installing it from Debian\'s packages');
+  const apt = process.getuid?.() === 0 ? [] : ['sudo'];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync(apt[0] ?? 'apt-get', [...apt.slice(1), ...(apt.length ? ['apt-get'] : []), 'update', '-qq'], { stdio: 'inherit', env });
+  spawnSync(apt[0] ?? 'apt-get', [...apt.slice(1), ...(apt.length ? ['apt-get'] : []), 'install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env });
+}
+
 async function ensureRabbitmq() {
   const url = new URL(AMQP);
   const port = Number(url.port || 5672);
@@ -140,7 +150,8 @@ async function main() {
     results.push({ name: 'typecheck (tsc --noEmit)', pass: tsc.status === 0 ? 1 : 0, fail: tsc.status === 0 ? 0 : 1 });
   }
   if (want('unit')) await suite('unit', [...files('test/unit', '.test.ts'), ...files('test/http', '.test.ts')]);
-  if (want('embedded')) await suite('embedded', [...files('test/integration', 'embedded.int.test.ts'), ...files('test/integration', 'evolution.int.test.ts'), ...files('test/integration', 'cli.int.test.ts'), ...files('test/integration', 'logs.int.test.ts')], { STORES: 'level', POSTGRESQL_HOST: '', ELASTICSEARCH_HOST: '', QUEUE_CONNECTIONSTRING: '' });
+  if (want('embedded')) ensureChromium();
+  if (want('embedded')) await suite('embedded', [...files('test/integration', 'embedded.int.test.ts'), ...files('test/integration', 'evolution.int.test.ts'), ...files('test/integration', 'cli.int.test.ts'), ...files('test/integration', 'logs.int.test.ts'), ...files('test/integration', 'docs.int.test.ts')], { STORES: 'level', POSTGRESQL_HOST: '', ELASTICSEARCH_HOST: '', QUEUE_CONNECTIONSTRING: '' });
 
   // The search engines take a while to start: boot the first one while the other suites run.
   let engineList = [];

@@ -53,7 +53,7 @@ export function openApi(app: FastifyInstance): void {
     docs.route = function (this: FastifyInstance, opts: RouteOptions) {
       return route.call(this, { ...opts, config: { ...(opts.config as object), access: DOCS_ACCESS } });
     } as typeof docs.route;
-    await docs.register(swaggerUi, { routePrefix: DOCS_PREFIX, uiConfig: { docExpansion: 'list', deepLinking: true }, staticCSP: true });
+    await docs.register(swaggerUi, { routePrefix: DOCS_PREFIX, uiConfig: { docExpansion: 'list', deepLinking: true } });
   });
 
   void app.register(async (scope) => {
