@@ -106,7 +106,9 @@ const SUITE_TIMEOUT_MS = Number(process.env.DSTORE_SUITE_TIMEOUT_MS || 15 * 60 *
 const tapDir = mkdtempSync(join(tmpdir(), 'dstore-tap-'));
 
 /** Runs node's test runner on some files with extra environment; records pass/fail counts. */
-function suite(name, testFiles, env = {}) {
+function suite(name, listed, env = {}) {
+  // a suffix can match several files (`postgresql.int.test.ts` matches `scan-postgresql.int.test.ts` too): each runs once
+  const testFiles = [...new Set(listed)];
   return new Promise((resolve) => {
     if (!testFiles.length) {
       log(`${name}: no test files`);
