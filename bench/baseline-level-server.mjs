@@ -1,15 +1,16 @@
 // Baseline for the single-item benchmark: a bare node:http server that parses
-// the same JSON body and does one direct LevelDB put per request.
+// the same JSON body and does one direct LevelDB put per request. Plain
+// JavaScript, so it runs as dstore's compiled dist/ does (no tsx loader).
 import { createServer } from 'node:http';
 import { ClassicLevel } from 'classic-level';
 
-const db = new ClassicLevel<string, string>(process.env['LEVEL_PATH']!, { valueEncoding: 'utf8' });
+const db = new ClassicLevel(process.env['LEVEL_PATH'], { valueEncoding: 'utf8' });
 await db.open();
 const server = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    let item: { id: string; project_version: number };
+    let item;
     try {
       item = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     } catch {

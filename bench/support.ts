@@ -1,5 +1,12 @@
 import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/support/server-process.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 export interface LoadResult {
   requests: number;
@@ -67,4 +74,69 @@ export function table(log: (line: string) => void, header: string[], rows: Array
   log(line(header));
   log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows) log(line(r));
+}
+
+let built: Promise<void> | null = null;
+
+/** Compiles src/ into dist/ once per bench run (`npm run build`), so dstore runs as the plain JavaScript `npm start` runs. */
+export function buildOnce(): Promise<void> {
+  built ??= new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    // tsc still emits when another part of the tree does not typecheck; only a missing entry point stops the bench
+    child.once('exit', () => (existsSync(join(root, 'dist/cli.js')) ? resolve() : reject(new Error(`npm run build produced no dist/cli.js:\n${out}`))));
+  });
+  return built;
+}
+
+export interface BenchProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+/** A plain-JavaScript server process (`node <script>`), ready once it prints `listening on`. */
+export async function startScript(args: string[], env: Record<string, string>): Promise<BenchProcess> {
+  const port = env['PORT'] ?? String(await freePort());
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, CATALOG: 'file', ...env, PORT: port }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 30 s:\n${out}`)), 30_000);
+    child.stdout!.on('data', () => {
+      if (out.includes('listening on')) (clearTimeout(timer), resolve());
+    });
+    void exited.then(() => (clearTimeout(timer), reject(new Error(`${args.join(' ')} exited before listening:\n${out}`))));
+  });
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** dstore from dist/ (`node bin/dstore.mjs`, as `npm start` runs it), built first if needed. */
+export async function startCompiledDstore(env: Record<string, string>): Promise<BenchProcess> {
+  await buildOnce();
+  return startScript(['bin/dstore.mjs'], env);
+}
+
+/** Peak resident memory of a local process in MiB (VmHWM from /proc), or null when it cannot be read. */
+export function peakRssMiB(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+    return line ? Number(line.split(/\s+/)[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
 }
