@@ -7,7 +7,7 @@
 import { fmt } from './support.ts';
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth', 'scaleout', 'catalog', 'package'];
+const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth', 'scaleout', 'catalog', 'package', 'operations'];
 const run = wanted.length ? wanted : all;
 const items = Number(process.env['BENCH_ITEMS'] ?? 100_000);
 const log = (line: string) => console.log(line);
@@ -55,6 +55,10 @@ for (const name of run) {
     }
     case 'package': {
       await (await import('./package.ts')).benchPackage({ rounds: Number(process.env['BENCH_ROUNDS'] ?? 3), log });
+      break;
+    }
+    case 'operations': {
+      await (await import('./operations.ts')).benchOperations({ items, seconds: Number(process.env['BENCH_SECONDS'] ?? 10), log });
       break;
     }
     case 'evolution': {
