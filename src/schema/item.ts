@@ -21,21 +21,30 @@ interface CompiledColumn {
   validate: ValidateFunction;
 }
 
-const compiled = new WeakMap<Blueprint, CompiledColumn[]>();
+/** A blueprint's validation, compiled once per frozen definition (each snapshot's blueprint is its own object). */
+interface CompiledBlueprint {
+  columns: CompiledColumn[];
+  byName: ReadonlyMap<string, CompiledColumn>;
+}
 
-function columnsOf(blueprint: Blueprint): CompiledColumn[] {
-  let columns = compiled.get(blueprint);
-  if (!columns) {
-    columns = Object.entries(blueprint.columns).map(([name, column]) => ({
+const compiled = new WeakMap<Blueprint, CompiledBlueprint>();
+
+function compiledOf(blueprint: Blueprint): CompiledBlueprint {
+  let done = compiled.get(blueprint);
+  if (!done) {
+    const columns = Object.entries(blueprint.columns).map(([name, column]) => ({
       name,
       required: column.validation?.required === true,
       limits: valueLimitsOf(column.type),
       validate: sharedAjv.compile(columnSchema(column)),
     }));
-    compiled.set(blueprint, columns);
+    done = { columns, byName: new Map(columns.map((c) => [c.name, c])) };
+    compiled.set(blueprint, done);
   }
-  return columns;
+  return done;
 }
+
+const NO_LIMITS: ValueLimits = { exactIntegers: false };
 
 /** Records a problem as an own member even for `__proto__`, which plain assignment would swallow. */
 function note(problems: Problems, field: string, problem: string): void {
@@ -50,17 +59,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * What no engine can hold, for each member of the item (its key or its value), before ajv runs:
  * members named here get no other check.
  */
-function limitProblems(columns: CompiledColumn[], input: Record<string, unknown>): Problems {
-  const byName = new Map(columns.map((c) => [c.name, c]));
+function limitProblems(byName: ReadonlyMap<string, CompiledColumn>, input: Record<string, unknown>): Problems {
   const problems: Problems = {};
   for (const key of Object.keys(input)) {
-    const keyProblem = stringProblem(key);
+    const column = byName.get(key);
+    // column names are identifiers (blueprint.ts), so only other member names can hold a bad character
+    const keyProblem = column ? null : stringProblem(key);
     if (keyProblem) {
       note(problems, key, `is a member name that ${keyProblem}`);
       continue;
     }
-    const column = byName.get(key);
-    const problem = valueLimitProblem(input[key], column?.limits ?? { exactIntegers: false });
+    const problem = valueLimitProblem(input[key], column ? column.limits : NO_LIMITS);
     if (problem) note(problems, key, problem);
   }
   return problems;
@@ -72,8 +81,8 @@ function limitProblems(columns: CompiledColumn[], input: Record<string, unknown>
  */
 export function itemProblems(blueprint: Blueprint, input: unknown): Problems {
   if (!isObject(input)) return { item: 'must be a JSON object' };
-  const columns = columnsOf(blueprint);
-  const problems = limitProblems(columns, input);
+  const { columns, byName } = compiledOf(blueprint);
+  const problems = limitProblems(byName, input);
   const unchecked = (field: string) => !Object.hasOwn(problems, field);
   if (unchecked('id')) {
     if (input['id'] === undefined || input['id'] === null) note(problems, 'id', 'is required');

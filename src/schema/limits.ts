@@ -71,12 +71,82 @@ function numberProblem(n: number, limits: ValueLimits): string | null {
   return null;
 }
 
+// Any character BAD_CHAR could match: a plain class is one cheap pass, and almost every string has none of them.
+const MAYBE_BAD_CHAR = /[\u0000\ud800-\udfff]/;
+
+function cleanString(text: string, limits: ValueLimits): boolean {
+  if (MAYBE_BAD_CHAR.test(text) && stringProblem(text) !== null) return false;
+  return limits.maxStringBytes === undefined || stringLengthProblem(text, limits.maxStringBytes) === null;
+}
+
+function cleanNumber(n: number, limits: ValueLimits): boolean {
+  return Number.isFinite(n) && !(limits.exactIntegers && Number.isInteger(n) && !Number.isSafeInteger(n));
+}
+
+// The walk's stack, shared by every call (the walk never yields): no frame objects for the clean, common case.
+const pendingValues: unknown[] = [];
+const pendingDepths: number[] = [];
+
+/**
+ * Whether valueLimitProblem finds nothing in a value: the same checks, without the frames and
+ * pointers that only a problem's message needs.
+ */
+function isWithinLimits(value: unknown, limits: ValueLimits): boolean {
+  if (typeof value === 'string') return cleanString(value, limits);
+  if (typeof value === 'number') return cleanNumber(value, limits);
+  if (typeof value !== 'object' || value === null) return true;
+  let top = 0;
+  pendingValues[top] = value;
+  pendingDepths[top++] = 0;
+  let clean = true;
+  walk: while (top) {
+    top--;
+    const v = pendingValues[top] as object;
+    const depth = pendingDepths[top]! + 1;
+    pendingValues[top] = undefined;
+    if (depth > MAX_VALUE_DEPTH) {
+      clean = false;
+      break;
+    }
+    const keys = Array.isArray(v) ? null : Object.keys(v);
+    const length = keys ? keys.length : (v as unknown[]).length;
+    for (let i = 0; i < length; i++) {
+      let child: unknown;
+      if (keys) {
+        const key = keys[i]!;
+        if (MAYBE_BAD_CHAR.test(key) && stringProblem(key) !== null) {
+          clean = false;
+          break walk;
+        }
+        child = (v as Record<string, unknown>)[key];
+      } else child = (v as unknown[])[i];
+      if (typeof child === 'string') {
+        if (!cleanString(child, limits)) {
+          clean = false;
+          break walk;
+        }
+      } else if (typeof child === 'number') {
+        if (!cleanNumber(child, limits)) {
+          clean = false;
+          break walk;
+        }
+      } else if (typeof child === 'object' && child !== null) {
+        pendingValues[top] = child;
+        pendingDepths[top++] = depth;
+      }
+    }
+  }
+  for (let i = 0; i < top; i++) pendingValues[i] = undefined;
+  return clean;
+}
+
 /**
  * The first thing in one column value that no engine can hold, in words with its JSON pointer
  * inside the value, or null: a bad string or object key, nesting deeper than MAX_VALUE_DEPTH, a number that is not finite
  * (or, with `exactIntegers`, an integer a 64-bit float does not keep exactly).
  */
 export function valueLimitProblem(value: unknown, limits: ValueLimits): string | null {
+  if (isWithinLimits(value, limits)) return null;
   const stack: Frame[] = [{ value, depth: 0, parent: null, key: null }];
   while (stack.length) {
     const frame = stack.pop()!;
