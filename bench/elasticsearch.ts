@@ -2,7 +2,7 @@
 // bulk ingest of N kitchen-sink items through dstore's bulk PUT over HTTP
 // (validation, stamps, serialization, one `_bulk` with external versions per
 // batch) vs the same documents sent by hand as `_bulk` index actions into an
-// equivalent index; same batch size, same concurrency, same HTTP client.
+// equivalent index; same batch size, same concurrency, same HTTP client; dstore runs compiled (dist/).
 //
 //   ELASTICSEARCH_HOST=http://127.0.0.1:9211 npx tsx bench/elasticsearch.ts
 //   npx tsx bench/elasticsearch.ts     (starts Elasticsearch 7.10 and OpenSearch 2.19 in turn, benches each, stops them)
@@ -16,8 +16,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { columnType } from '../src/schema/column-types.ts';
 import { KITCHEN_SINK_BLUEPRINT, kitchenSinkItem } from '../test/support/harness.ts';
-import { startServerProcess, type ServerProcess } from '../test/support/server-process.ts';
-import { bulkLoad, fmt, table, uuidFor } from './support.ts';
+import { bulkLoad, fmt, table, uuidFor, startCompiledDstore, type BenchProcess } from './support.ts';
 
 const BATCH = 1000;
 const IN_FLIGHT = 4;
@@ -112,10 +111,10 @@ export async function benchElasticsearch(opts: { items: number; url: string; lab
   const dstoreIndex = `${project}_v1_sink`;
   const rawIndex = `bench_raw_${tag}`;
   const engine = client(opts.url);
-  let server: ServerProcess | null = null;
+  let server: BenchProcess | null = null;
   let api: ReturnType<typeof client> | null = null;
   try {
-    server = await startServerProcess({
+    server = await startCompiledDstore({
       STORES: 'elasticsearch',
       ELASTICSEARCH_HOST: opts.url,
       POSTGRESQL_HOST: '',

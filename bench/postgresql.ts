@@ -2,7 +2,8 @@
 // bulk ingest of N kitchen-sink items (without and with geometry columns) through
 // dstore's bulk PUT over HTTP vs a plain multi-row INSERT … SELECT FROM
 // json_to_recordset over the same driver into an equivalent table; then
-// single-item PUT latency at 32 connections.
+// single-item PUT latency at 32 connections. dstore runs compiled (dist/), and the bulk
+// runs alternate (raw, dstore, raw, dstore) so load from elsewhere hits both alike.
 //
 // The raw baseline uses json_to_recordset, not COPY: COPY would need the
 // pg-copy-streams dependency and GeoJSON → EWKT conversion in JS, and dstore
@@ -17,11 +18,11 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { columnType } from '../src/schema/column-types.ts';
 import { KITCHEN_SINK_BLUEPRINT, kitchenSinkItem } from '../test/support/harness.ts';
-import { startServerProcess, type ServerProcess } from '../test/support/server-process.ts';
-import { bulkLoad, fmt, putLoad, table, uuidFor } from './support.ts';
+import { bulkLoad, fmt, putLoad, table, uuidFor, startCompiledDstore, peakRssMiB, type BenchProcess } from './support.ts';
 
 const BATCH = 1000;
 const IN_FLIGHT = 4;
+const ROUNDS = 2;
 const RAW_APPLICATION = 'dstore-bench-raw';
 
 type Columns = Record<string, { type: string }>;
@@ -109,11 +110,11 @@ export async function benchPostgresql(opts: { items: number; log: (line: string)
   const tag = randomBytes(3).toString('hex');
   const rawSchema = `bench_raw_${tag}`;
   const out: Record<string, number> = {};
-  let server: ServerProcess | null = null;
+  let server: BenchProcess | null = null;
   let pool: pg.Pool | null = null;
   const projects: string[] = [];
   try {
-    server = await startServerProcess({
+    server = await startCompiledDstore({
       STORES: 'postgresql',
       POSTGRESQL_HOST: PG.host,
       POSTGRESQL_PORT: String(PG.port),
@@ -132,6 +133,7 @@ export async function benchPostgresql(opts: { items: number; log: (line: string)
     await pool.query(`CREATE SCHEMA "${rawSchema}"`);
 
     const rows: Array<Array<string | number>> = [];
+    const roundRatios: string[] = [];
     for (const [variant, columns] of [['without geometry', NO_GEOMETRY], ['with geometry', ALL_COLUMNS]] as const) {
       const key = variant === 'with geometry' ? 'geo' : 'nogeo';
       const project = `bench_${tag}_${key}`;
@@ -147,9 +149,28 @@ export async function benchPostgresql(opts: { items: number; log: (line: string)
       await bulkLoad({ items: warm, batch: BATCH, inFlight: IN_FLIGHT, send: (b) => send('PUT', `${server!.url}/${project}/sink`, b) });
       await pool.query('CHECKPOINT').catch(() => {});
 
-      const viaRaw = await measured(pool, RAW_APPLICATION, undefined, () => bulkLoad({ items: data, batch: BATCH, inFlight: IN_FLIGHT, send: (b) => pool!.query(raw.insert, [JSON.stringify(b)]).then(() => {}) }));
-      await pool.query('CHECKPOINT').catch(() => {});
-      const viaDstore = await measured(pool, 'dstore', server.child.pid, () => bulkLoad({ items: data, batch: BATCH, inFlight: IN_FLIGHT, send: (b) => send('PUT', `${server!.url}/${project}/sink`, b) }));
+      // alternating rounds (raw, dstore, raw, dstore): load from elsewhere and table growth hit both alike
+      const viaRaw = { seconds: 0, perSecond: 0, serverCpu: null as number | null, pgCpu: 0 as number | null };
+      const viaDstore = { seconds: 0, perSecond: 0, serverCpu: 0 as number | null, pgCpu: 0 as number | null };
+      const per = Math.ceil(data.length / ROUNDS);
+      const add = (a: number | null, b: number | null) => (a === null || b === null ? null : a + b);
+      const ratios: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        const slice = data.slice(r * per, (r + 1) * per);
+        await pool.query('CHECKPOINT').catch(() => {});
+        const rr = await measured(pool, RAW_APPLICATION, undefined, () => bulkLoad({ items: slice, batch: BATCH, inFlight: IN_FLIGHT, send: (b) => pool!.query(raw.insert, [JSON.stringify(b)]).then(() => {}) }));
+        await pool.query('CHECKPOINT').catch(() => {});
+        const dr = await measured(pool, 'dstore', server.child.pid, () => bulkLoad({ items: slice, batch: BATCH, inFlight: IN_FLIGHT, send: (b) => send('PUT', `${server!.url}/${project}/sink`, b) }));
+        viaRaw.seconds += rr.seconds;
+        viaRaw.pgCpu = add(viaRaw.pgCpu, rr.pgCpu);
+        viaDstore.seconds += dr.seconds;
+        viaDstore.serverCpu = add(viaDstore.serverCpu, dr.serverCpu);
+        viaDstore.pgCpu = add(viaDstore.pgCpu, dr.pgCpu);
+        ratios.push(rr.seconds / dr.seconds);
+      }
+      viaRaw.perSecond = data.length / viaRaw.seconds;
+      viaDstore.perSecond = data.length / viaDstore.seconds;
+      roundRatios.push(`${variant}: ${ratios.map((x) => fmt(x, 2)).join(', ')}`);
 
       const landed = await count(pool, `"${project}_v1".sink`);
       const landedRaw = await count(pool, `"${rawSchema}"."${key}"`);
@@ -161,6 +182,7 @@ export async function benchPostgresql(opts: { items: number; log: (line: string)
     }
     log(`bulk ingest of ${fmt(opts.items)} kitchen-sink items into PostgreSQL, batches of ${fmt(BATCH)}, ${IN_FLIGHT} in flight (rows/s)`);
     table(log, ['path', 'rows/s', 'seconds', 'vs raw', 'dstore CPU ms/1k rows', 'PostgreSQL CPU ms/1k rows'], rows);
+    log(`(${ROUNDS} alternating rounds each way (raw, dstore); ratio per round: ${roundRatios.join('; ')}; dstore from dist/; dstore's peak RSS ${fmt(peakRssMiB(server.child.pid) ?? NaN)} MiB)`);
     log(`(CPU from /proc: the dstore process, and the PostgreSQL backends of each path; this machine has ${availableParallelism()} CPUs, shared by the client, dstore and PostgreSQL)`);
 
     const project = projects[1]!;
