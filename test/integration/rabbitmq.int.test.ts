@@ -40,10 +40,11 @@ async function dstoreWith(prefix: string, workerId: string, env: Record<string, 
   return startDstore({ QUEUE_CONNECTIONSTRING: URL_, STORES: 'level', ...env });
 }
 
+/** The LevelDB the process's own worker keeps (the harness records each one it opens). */
 function levelOf(d: TestDstore): LevelStore {
-  const queue = d.running.app!.deps.queue;
-  assert.ok(queue instanceof RabbitQueue, 'the dstore runs on the RabbitMQ queue');
-  return queue.stores.find((s) => s.name === 'level') as LevelStore;
+  assert.ok(d.running.app!.deps.queue instanceof RabbitQueue, 'the dstore runs on the RabbitMQ queue');
+  assert.ok(d.level, 'this process keeps a LevelDB copy');
+  return d.level;
 }
 
 async function readCopy(path: string, project: string): Promise<Map<string, string>> {
