@@ -4,7 +4,7 @@
 // Every run uses its own QUEUE_PREFIX and deletes its queues and exchanges afterwards.
 // Needs `rabbitmqctl` (run as root) to read queue depths and to drop connections.
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import amqp, { type ChannelModel } from 'amqplib';
 import { ClassicLevel } from 'classic-level';
 import { normalizeBlueprint } from '../../src/schema/blueprint.ts';
@@ -22,9 +21,9 @@ import { WriteRejectedError, type EngineHealth, type ItemPut, type Snapshot, typ
 import { BarrierTimeoutError, RabbitQueue } from '../../src/writes/rabbitmq/rabbit-queue.ts';
 import { nextStamp } from '../../src/writes/stamps.ts';
 import { ARTICLE, ARTICLE_BLUEPRINT, ARTICLE_ID, startDstore, type TestDstore } from '../support/harness.ts';
+import { spawnWorker as spawnSharedWorker, type Worker } from '../support/workers.ts';
 
 const URL_ = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RUN = `dstoretest-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
 const run = promisify(execFile);
 const quiet = () => {};
@@ -97,52 +96,9 @@ async function deleteTopology(prefix: string): Promise<void> {
   }
 }
 
-interface Worker {
-  id: string;
-  levelPath: string;
-  child: ChildProcess;
-  output: string[];
-  stop(): Promise<void>;
-  kill(): Promise<void>;
-}
-
-/** A real `dstore worker` process keeping its own LevelDB copy. */
-async function spawnWorker(prefix: string, id: string, levelPath: string, extraEnv: Record<string, string> = {}): Promise<Worker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/worker-process.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, QUEUE_CONNECTIONSTRING: URL_, STORES: 'level', LEVEL_PATH: levelPath, WORKER_ID: id, QUEUE_PREFIX: prefix, ROLE: 'worker', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker ${id} not ready in 30 s:\n${output.join('')}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.join('').includes('worker ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    void exited.then(() => reject(new Error(`worker ${id} exited early:\n${output.join('')}`)));
-  });
-  await ready;
-  return {
-    id,
-    levelPath,
-    child,
-    output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-      assert.equal(child.exitCode, 0, `worker ${id} stopped cleanly:\n${output.join('')}`);
-    },
-    async kill() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
+/** A real `dstore worker` process keeping its own LevelDB copy, on this test's queues. */
+function spawnWorker(prefix: string, id: string, levelPath: string, extraEnv: Record<string, string> = {}): Promise<Worker> {
+  return spawnSharedWorker({ QUEUE_CONNECTIONSTRING: URL_, STORES: 'level', QUEUE_PREFIX: prefix, ...extraEnv }, id, levelPath);
 }
 
 async function pool<T>(concurrency: number, tasks: Array<() => Promise<T>>): Promise<T[]> {

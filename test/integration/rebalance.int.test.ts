@@ -4,22 +4,21 @@
 // LevelDB copy hold the last accepted write of each item.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import amqp, { type ChannelModel } from 'amqplib';
 import { ClassicLevel } from 'classic-level';
 import pg from 'pg';
 import { itemKey as levelKey, projectRange } from '../../src/stores/level/keys.ts';
 import { workQueueArguments } from '../../src/writes/rabbitmq/topology.ts';
 import { startDstore, type TestDstore } from '../support/harness.ts';
+import { spawnWorker as spawnSharedWorker, type Worker } from '../support/workers.ts';
 
 const URL_ = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PREFIX = `dstoretest-rebalance-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`;
 const PROJECT = `rebalance_${randomUUID().slice(0, 8)}`;
 const PARTITIONS = 8;
@@ -33,45 +32,8 @@ const ENGINES = {
   POSTGRESQL_DATABASE: process.env['POSTGRESQL_DATABASE'] || 'dstore_test',
 };
 
-interface Worker {
-  id: string;
-  levelPath: string;
-  child: ChildProcess;
-  output: string[];
-  stop(): Promise<void>;
-}
-
-async function spawnWorker(id: string, levelPath: string): Promise<Worker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/worker-process.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...ENGINES, QUEUE_CONNECTIONSTRING: URL_, QUEUE_PREFIX: PREFIX, QUEUE_PARTITIONS: String(PARTITIONS), LEVEL_PATH: levelPath, WORKER_ID: id, ROLE: 'worker', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker ${id} not ready in 30 s:\n${output.join('')}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.join('').includes('worker ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    void exited.then(() => reject(new Error(`worker ${id} exited early:\n${output.join('')}`)));
-  });
-  return {
-    id,
-    levelPath,
-    child,
-    output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-      assert.equal(child.exitCode, 0, `worker ${id} stopped cleanly:\n${output.join('')}`);
-    },
-  };
+function spawnWorker(id: string, levelPath: string): Promise<Worker> {
+  return spawnSharedWorker({ ...ENGINES, QUEUE_CONNECTIONSTRING: URL_, QUEUE_PREFIX: PREFIX, QUEUE_PARTITIONS: String(PARTITIONS), LOG_LEVEL: 'info' }, id, levelPath);
 }
 
 /** Per worker id: the partitions of this test it is the active consumer of; fails if a partition has two. */
