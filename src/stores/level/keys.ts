@@ -33,7 +33,12 @@ export function projectRange(project: string): { gte: string; lt: string } {
 
 /** Last stamp applied to an item of one version (a `d` suffix when that write was a delete). */
 export function stampKey(project: string, version: number, blueprint: string, id: string): string {
-  return `!stamp/${itemKey(project, version, blueprint, id)}`;
+  return stampKeyOf(itemKey(project, version, blueprint, id));
+}
+
+/** The stamp key of an item key already built (the write path builds each key once). */
+export function stampKeyOf(itemKey: string): string {
+  return `!stamp/${itemKey}`;
 }
 
 /** The stamps (tombstones too) of one version. */

@@ -4,7 +4,7 @@ import type { Item } from '../../schema/item.ts';
 import type { EngineHealth, PruneHorizon, PruneResult, ScannedItem, ScanRequest, Snapshot, Store, Write } from '../store.ts';
 import { StoreTimeoutError, StoreUnavailableError } from '../store.ts';
 import { serializeItem } from './level-serializer.ts';
-import { ALL_STAMPS_RANGE, blueprintRange, HIGHEST_STAMP_KEY, itemKey, projectRange, stampKey, stampRange, versionRange, versionStampRange } from './keys.ts';
+import { ALL_STAMPS_RANGE, blueprintRange, HIGHEST_STAMP_KEY, itemKey, projectRange, stampKey, stampKeyOf, stampRange, versionRange, versionStampRange } from './keys.ts';
 
 /** A LevelDB batch that takes longer than this counts as unanswered (writes/applier.ts probes and decides). */
 const BATCH_TIMEOUT_MS = 30_000;
@@ -99,10 +99,13 @@ export class LevelStore implements Store {
     // Stamps are kept per item and version: a put names one version, a delete every version that holds the blueprint.
     // A write stamped above every stamp this database ever applied is newer than its item's last write by
     // definition; only the others (replays, writes from a slower clock) need the item's stamp read.
-    const targets = (w: Write): number[] => (w.op === 'put' ? [w.version] : w.targets.map((t) => t.version));
     const stamps = new Map<string, number>();
     const doubtful = new Set<string>();
-    for (const w of writes) if (w.stamp <= this.highest) for (const v of targets(w)) doubtful.add(stampKey(w.project, v, w.blueprint, w.id));
+    for (const w of writes) {
+      if (w.stamp > this.highest) continue;
+      if (w.op === 'put') doubtful.add(stampKey(w.project, w.version, w.blueprint, w.id));
+      else for (const t of w.targets) doubtful.add(stampKey(w.project, t.version, w.blueprint, w.id));
+    }
     if (doubtful.size) {
       const keys = [...doubtful];
       const current = await this.storage(db.getMany(keys), 'reading stamps');
@@ -110,19 +113,23 @@ export class LevelStore implements Store {
     }
     const batch: Batch = [];
     let highest = this.highest;
-    for (const w of writes) {
-      for (const version of targets(w)) {
-        const sk = stampKey(w.project, version, w.blueprint, w.id);
-        if (w.stamp <= (stamps.get(sk) ?? -1)) continue;
-        stamps.set(sk, w.stamp);
-        if (w.op === 'put') {
-          batch.push({ type: 'put', key: itemKey(w.project, version, w.blueprint, w.id), value: serializeItem(w.item) });
-          batch.push({ type: 'put', key: sk, value: String(w.stamp) });
-        } else {
-          batch.push({ type: 'del', key: itemKey(w.project, version, w.blueprint, w.id) });
-          batch.push({ type: 'put', key: sk, value: `${w.stamp}d` });
-        }
+    // each key built once; a write's stamp key is its item key under the bookkeeping prefix
+    const add = (w: Write, version: number): void => {
+      const key = itemKey(w.project, version, w.blueprint, w.id);
+      const sk = stampKeyOf(key);
+      if (w.stamp <= (stamps.get(sk) ?? -1)) return;
+      stamps.set(sk, w.stamp);
+      if (w.op === 'put') {
+        batch.push({ type: 'put', key, value: serializeItem(w.item) });
+        batch.push({ type: 'put', key: sk, value: String(w.stamp) });
+      } else {
+        batch.push({ type: 'del', key });
+        batch.push({ type: 'put', key: sk, value: `${w.stamp}d` });
       }
+    };
+    for (const w of writes) {
+      if (w.op === 'put') add(w, w.version);
+      else for (const t of w.targets) add(w, t.version);
       if (w.stamp > highest) highest = w.stamp;
     }
     if (!batch.length) return;
