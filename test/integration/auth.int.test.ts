@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { ARTICLE, ARTICLE_BLUEPRINT, ARTICLE_ID } from '../support/harness.ts';
 import { failedStart, freePort, startServerProcess, type ServerProcess } from '../support/server-process.ts';
+import { PG } from '../support/postgresql.ts';
 
 const NS = `dstore-auth-${process.pid}`;
 const HOST_IF = `dsa${process.pid % 100000}h`;
@@ -19,13 +20,6 @@ const NS_IF = `dsa${process.pid % 100000}n`;
 const HOST_IP = '10.200.0.1';
 const ADMIN_TOKEN = randomBytes(32).toString('hex');
 const PROJECT = `authint_${process.pid}`;
-const PG = {
-  host: process.env['POSTGRESQL_HOST'] || '127.0.0.1',
-  port: Number(process.env['POSTGRESQL_PORT'] || 5432),
-  user: process.env['POSTGRESQL_USER'] || 'postgres',
-  password: process.env['POSTGRESQL_PASSWORD'] || undefined,
-  database: process.env['POSTGRESQL_DATABASE'] || 'dstore_test',
-};
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -12,14 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { failedStart, startServerProcess, type ServerProcess } from '../support/server-process.ts';
+import { PG } from '../support/postgresql.ts';
 
-const PG = {
-  host: process.env['POSTGRESQL_HOST'] || '127.0.0.1',
-  port: Number(process.env['POSTGRESQL_PORT'] || 5432),
-  user: process.env['POSTGRESQL_USER'] || 'postgres',
-  password: process.env['POSTGRESQL_PASSWORD'] || undefined,
-  database: process.env['POSTGRESQL_DATABASE'] || 'dstore_test',
-};
 const ADMIN = 'catalog-test-admin-token-0123456789abcdef';
 const ARTICLE = { columns: { title: { type: 'string' }, views: { type: 'integer' } } };
 

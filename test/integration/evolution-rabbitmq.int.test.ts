@@ -17,9 +17,9 @@ import pg from 'pg';
 import { ClassicLevel } from 'classic-level';
 import { startDstore } from '../support/harness.ts';
 import { spawnWorker, type Worker } from '../support/workers.ts';
+import { PG } from '../support/postgresql.ts';
 
 const AMQP = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
-const PG = { host: process.env['POSTGRESQL_HOST'] || '127.0.0.1', port: Number(process.env['POSTGRESQL_PORT'] || 5432), user: process.env['POSTGRESQL_USER'] || 'postgres', password: process.env['POSTGRESQL_PASSWORD'] || undefined, database: process.env['POSTGRESQL_DATABASE'] || 'dstore_test' };
 const ES_HOST = process.env['ELASTICSEARCH_HOST'] || '';
 const STORES = ['postgresql', ES_HOST && 'elasticsearch', 'level'].filter(Boolean).join(',');
 const letters = (hex: string) => hex.replace(/\d/g, (d) => 'abcdefghij'[+d]!);

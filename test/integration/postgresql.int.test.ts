@@ -14,14 +14,8 @@ import { normalizeBlueprint, type Blueprint } from '../../src/schema/blueprint.t
 import { PostgresqlStore } from '../../src/stores/postgresql/postgresql-store.ts';
 import { StoreUnavailableError, WriteRejectedError, type ItemPut, type Write } from '../../src/stores/store.ts';
 import { KITCHEN_SINK_BLUEPRINT, kitchenSinkItem, startDstore, type TestDstore } from '../support/harness.ts';
+import { PG } from '../support/postgresql.ts';
 
-const PG = {
-  host: process.env['POSTGRESQL_HOST'] || '127.0.0.1',
-  port: Number(process.env['POSTGRESQL_PORT'] || 5432),
-  user: process.env['POSTGRESQL_USER'] || 'postgres',
-  password: process.env['POSTGRESQL_PASSWORD'] || undefined,
-  database: process.env['POSTGRESQL_DATABASE'] || 'dstore_test',
-};
 
 /** Project names of this run: hex never contains `v`, so no `_v<digits>` can appear by accident. */
 const RUN = `it_${randomBytes(4).toString('hex')}`;

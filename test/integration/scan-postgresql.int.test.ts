@@ -16,14 +16,8 @@ import { itemProblems, type Item } from '../../src/schema/item.ts';
 import { PostgresqlStore } from '../../src/stores/postgresql/postgresql-store.ts';
 import type { ItemDelete, ItemPut, Snapshot } from '../../src/stores/store.ts';
 import { KITCHEN_SINK_BLUEPRINT, kitchenSinkItem } from '../support/harness.ts';
+import { PG } from '../support/postgresql.ts';
 
-const PG = {
-  host: process.env['POSTGRESQL_HOST'] || '127.0.0.1',
-  port: Number(process.env['POSTGRESQL_PORT'] || 5432),
-  user: process.env['POSTGRESQL_USER'] || 'postgres',
-  password: process.env['POSTGRESQL_PASSWORD'] || undefined,
-  database: process.env['POSTGRESQL_DATABASE'] || 'dstore_test',
-};
 
 /** Hex never contains `v`, so no `_v<digits>` appears by accident. */
 const RUN = `scan_${randomBytes(4).toString('hex')}`;

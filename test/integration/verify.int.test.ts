@@ -22,9 +22,9 @@ import { ClassicLevel } from 'classic-level';
 import { startDstore, type TestDstore } from '../support/harness.ts';
 import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 import { spawnWorker, type Worker } from '../support/workers.ts';
+import { PG } from '../support/postgresql.ts';
 
 const AMQP = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
-const PG = { host: process.env['POSTGRESQL_HOST'] || '127.0.0.1', port: Number(process.env['POSTGRESQL_PORT'] || 5432), user: process.env['POSTGRESQL_USER'] || 'postgres', password: process.env['POSTGRESQL_PASSWORD'] || undefined, database: process.env['POSTGRESQL_DATABASE'] || 'dstore_test' };
 const ES = (process.env['ELASTICSEARCH_HOST'] || '').replace(/\/$/, '');
 const PG_ENV = { POSTGRESQL_HOST: PG.host, POSTGRESQL_PORT: String(PG.port), POSTGRESQL_USER: PG.user, POSTGRESQL_PASSWORD: PG.password ?? '', POSTGRESQL_DATABASE: PG.database };
 const letters = (hex: string) => hex.replace(/\d/g, (d) => 'abcdefghij'[+d]!);
