@@ -1,7 +1,8 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/server-process.ts';
@@ -98,28 +99,35 @@ export interface BenchProcess {
   stop(): Promise<void>;
 }
 
-/** A plain-JavaScript server process (`node <script>`), ready once it prints `listening on`. */
+/**
+ * A plain-JavaScript server process (`node <script>`), ready once it prints `listening on`. Its
+ * output goes to a file, as a deployed log would, so the load generator never spends CPU reading it.
+ */
 export async function startScript(args: string[], env: Record<string, string>): Promise<BenchProcess> {
   const port = env['PORT'] ?? String(await freePort());
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, CATALOG: 'file', ...env, PORT: port }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  const logDir = mkdtempSync(join(tmpdir(), 'dstore-bench-log-'));
+  const logFile = join(logDir, 'output.log');
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, CATALOG: 'file', ...env, PORT: port }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const output = () => readFileSync(logFile, 'utf8');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 30 s:\n${out}`)), 30_000);
-    child.stdout!.on('data', () => {
-      if (out.includes('listening on')) (clearTimeout(timer), resolve());
-    });
-    void exited.then(() => (clearTimeout(timer), reject(new Error(`${args.join(' ')} exited before listening:\n${out}`))));
-  });
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + 30_000;
+  while (!output().includes('listening on')) {
+    if (gone) throw new Error(`${args.join(' ')} exited before listening:\n${output()}`);
+    if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not start within 30 s:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return {
     child,
     url: `http://127.0.0.1:${port}`,
-    output: () => out,
+    output,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
+      rmSync(logDir, { recursive: true, force: true });
     },
   };
 }
