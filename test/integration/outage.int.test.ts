@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { ARTICLE, ARTICLE_BLUEPRINT, startDstore, type TestDstore } from '../support/harness.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
+import { parsePrometheus, sampleValue } from '../support/prometheus.ts';
 
 const host = process.env['POSTGRESQL_HOST'] ?? '127.0.0.1';
 const port = Number(process.env['POSTGRESQL_PORT'] ?? 5432);
@@ -34,6 +35,12 @@ after(async () => {
 
 const id = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 
+/** One gauge of GET /_metrics for one engine (SPEC §13), read with the Prometheus text parser. */
+async function gauge(name: string, engine: string): Promise<number | undefined> {
+  const res = await d.running.app!.inject({ method: 'GET', url: '/_metrics' });
+  return sampleValue(parsePrometheus(res.body), name, { engine });
+}
+
 async function rows(): Promise<string[]> {
   const r = await sql.query(`SELECT id::text FROM "${project}_v1"."articles" ORDER BY id`);
   return r.rows.map((x: { id: string }) => x.id);
@@ -44,6 +51,8 @@ test('PostgreSQL away: health says so, writes answer 202 naming it, and everythi
   assert.equal((await d.request('POST', `/${project}/_version`)).status, 201);
   assert.equal((await d.request('PUT', `/${project}/article/${id(0)}`, { ...ARTICLE, id: id(0) })).status, 200);
   assert.deepEqual(await rows(), [id(0)]);
+  assert.equal(await gauge('dstore_engine_up', 'postgresql'), 1);
+  assert.equal(await gauge('dstore_queue_pending_writes', 'postgresql'), 0);
 
   await proxy.cut();
   const health = await d.request('GET', '/_health');
@@ -63,6 +72,12 @@ test('PostgreSQL away: health says so, writes answer 202 naming it, and everythi
     assert.equal(a.status, 202, a.text);
     assert.deepEqual(a.body.pending, ['postgresql']);
   }
+  // the metrics show it too: PostgreSQL down, its writes waiting, and how long the oldest has waited (queue lag)
+  assert.equal(await gauge('dstore_engine_up', 'postgresql'), 0);
+  assert.equal(await gauge('dstore_engine_up', 'level'), 1);
+  assert.equal(await gauge('dstore_queue_pending_writes', 'postgresql'), 21);
+  assert.ok((await gauge('dstore_queue_oldest_pending_seconds', 'postgresql'))! >= 0.9, 'queue lag at least WRITE_TIMEOUT_MS');
+  assert.equal(await gauge('dstore_queue_pending_writes', 'level'), 0);
   // LevelDB did not wait for PostgreSQL
   const keys = await d.levelKeys();
   assert.ok(keys.includes(`${project}/v0000000001/article/${id(20)}`));
@@ -77,6 +92,9 @@ test('PostgreSQL away: health says so, writes answer 202 naming it, and everythi
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.deepEqual(landed, Array.from({ length: 20 }, (_, i) => id(i + 1)));
+  assert.equal(await gauge('dstore_engine_up', 'postgresql'), 1);
+  assert.equal(await gauge('dstore_queue_pending_writes', 'postgresql'), 0);
+  assert.equal(await gauge('dstore_queue_oldest_pending_seconds', 'postgresql'), 0);
   const title = await sql.query(`SELECT title_en FROM "${project}_v1"."articles" WHERE id = $1`, [id(7)]);
   assert.equal(title.rows[0].title_en, 'during the outage 6');
   assert.equal((await d.request('GET', '/_health')).status, 200);
