@@ -17,6 +17,8 @@ import pg from 'pg';
 import { ClassicLevel } from 'classic-level';
 import { startDstore } from '../support/harness.ts';
 import { spawnWorker, type Worker } from '../support/workers.ts';
+import { freePort } from '../support/server-process.ts';
+import { parsePrometheus, sampleValue } from '../support/prometheus.ts';
 import { PG } from '../support/postgresql.ts';
 
 const AMQP = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
@@ -69,7 +71,8 @@ test('RabbitMQ with 2 workers: the back-fill fills every LevelDB copy and Postgr
   process.env['WORKER_ID'] = 'evolution-api';
   const api = await startDstore({ ...env, ROLE: 'api' });
   try {
-    workers.push(await spawnWorker(env, 'evolution-a', join(dir, 'a')), await spawnWorker(env, 'evolution-b', join(dir, 'b')));
+    const metricsPort = await freePort();
+    workers.push(await spawnWorker({ ...env, METRICS_PORT: String(metricsPort) }, 'evolution-a', join(dir, 'a')), await spawnWorker(env, 'evolution-b', join(dir, 'b')));
     const ok = async (r: Promise<{ status: number; body: any; text: string }>, status: number) => {
       const res = await r;
       assert.equal(res.status, status, res.text);
@@ -96,6 +99,11 @@ test('RabbitMQ with 2 workers: the back-fill fills every LevelDB copy and Postgr
       assert.equal((await es(`/${P}_v1_article/_doc/${id(1)}`))._source.title, 'From v2');
       assert.deepEqual(Object.keys(await es(`/_alias/${P}`)), [`${P}_v2_article`]);
     }
+
+    // a worker has no HTTP API: its metrics are on METRICS_PORT (SPEC §13)
+    const scraped = parsePrometheus(await (await fetch(`http://127.0.0.1:${metricsPort}/_metrics`)).text());
+    assert.ok(sampleValue(scraped, 'dstore_writes_total', { engine: 'level', outcome: 'applied' })! >= 1000, 'worker a applied every v1 item and its v2 copy to its LevelDB');
+    assert.equal(sampleValue(scraped, 'dstore_engine_up', { engine: 'level' }), 1);
 
     await ok(api.request('DELETE', `/${P}/_version/1`), 204);
     const deadline = Date.now() + 60_000;
