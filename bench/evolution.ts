@@ -8,8 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServerProcess } from '../test/support/server-process.ts';
-import { bulkLoad, fmt, table, uuidFor } from './support.ts';
+import { bulkLoad, fmt, startCompiledDstore, table, uuidFor } from './support.ts';
 
 const V1 = {
   postgresql: { table: 'articles' },
@@ -46,7 +45,7 @@ export async function benchEvolution(opts: { items: number; log: (line: string) 
   const pgEnv = { POSTGRESQL_HOST: process.env['POSTGRESQL_HOST'] || '127.0.0.1', POSTGRESQL_USER: process.env['POSTGRESQL_USER'] || 'postgres', POSTGRESQL_PASSWORD: process.env['POSTGRESQL_PASSWORD'] || '', POSTGRESQL_DATABASE: process.env['POSTGRESQL_DATABASE'] || 'dstore_bench' };
   const search = process.env['ELASTICSEARCH_HOST'] || '';
   const stores = ['level', 'postgresql', search && 'elasticsearch'].filter(Boolean).join(',');
-  const server = await startServerProcess({ ...pgEnv, STORES: stores, ELASTICSEARCH_HOST: search, QUEUE_CONNECTIONSTRING: '', LEVEL_PATH: join(dir, 'level'), PROJECT_FILE_PATH: join(dir, 'blueprint'), QUEUE_PATH: join(dir, 'queue') });
+  const server = await startCompiledDstore({ ...pgEnv, STORES: stores, ELASTICSEARCH_HOST: search, QUEUE_CONNECTIONSTRING: '', LEVEL_PATH: join(dir, 'level'), PROJECT_FILE_PATH: join(dir, 'blueprint'), QUEUE_PATH: join(dir, 'queue') });
   const stamp = Date.now().toString(36).replace(/\d/g, (d) => 'abcdefghij'[+d]!);
   const projects: string[] = [];
   const out: Record<string, number> = {};
