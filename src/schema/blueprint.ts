@@ -118,6 +118,12 @@ function normalizeValidation(at: string, type: ColumnType, validation: unknown, 
     problems[`${at}.validation`] = 'must be an object of validation keywords';
     return null;
   }
+  // the catalog keeps it (in PostgreSQL too, with CATALOG=postgresql): nothing in it may be what no engine can hold
+  const limit = valueLimitProblem(validation, { exactIntegers: true });
+  if (limit) {
+    problems[`${at}.validation`] = limit;
+    return null;
+  }
   const allowed = allowedKeywords(type);
   let ok = true;
   for (const [keyword, value] of Object.entries(validation)) {

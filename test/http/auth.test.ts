@@ -289,6 +289,15 @@ describe('tokens: made, listed, revoked', () => {
   });
   after(async () => d?.stop());
 
+  test('a token name no engine or catalog could keep (U+0000, a lone surrogate) is a 400 naming it; no token is made', async () => {
+    const before = (await admin('GET', '/_token', undefined, 200)).body;
+    for (const name of ['ci\u0000', '\ud800']) {
+      const res = await admin('POST', '/_token', { name, projects: ['myblog'], scopes: ['read'] }, 400);
+      assert.match(res.body.errors.name, /U\+0000|surrogate/);
+    }
+    assert.deepEqual((await admin('GET', '/_token', undefined, 200)).body, before);
+  });
+
   test('POST /_token answers the secret once; the catalog keeps only its SHA-256; GET /_token never shows it', async () => {
     const res = await admin('POST', '/_token', { name: 'ci', projects: ['myblog'], scopes: ['write', 'read'] }, 201);
     assert.deepEqual(Object.keys(res.body).sort(), ['created_at', 'id', 'last_used_at', 'name', 'projects', 'scopes', 'token']);

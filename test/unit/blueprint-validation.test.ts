@@ -243,3 +243,10 @@ test('renamed_from must name another valid column; it is kept in the normalized 
   const both = problemsOf(() => normalizeBlueprint('t', { columns: { c: { type: 'integer', default: 'x', renamed_from: 'c' } } }));
   assert.deepEqual(Object.keys(both).sort(), ['columns.c.default', 'columns.c.renamed_from']);
 });
+
+test('validation keywords holding what no engine or catalog can keep are refused, naming columns.<c>.validation', () => {
+  for (const validation of [{ enum: ['ok', 'bad\u0000'] }, { pattern: '\ud800' }, { maximum: Infinity }]) {
+    const problems = problemsOf(() => normalizeBlueprint('article', { columns: { title: { type: validation.maximum ? 'float' : 'string', validation } } }));
+    assert.match(problems['columns.title.validation'] ?? '', /U\+0000|surrogate|finite|number/, JSON.stringify(problems));
+  }
+});

@@ -5,6 +5,7 @@ import type { TokenView } from '../../catalog/tokens.ts';
 import { isUuid, projectNameProblem } from '../../schema/identifiers.ts';
 import { Errors } from '../errors.ts';
 import { RouteSchemas } from '../../observability/route-schemas.ts';
+import { stringProblem } from '../../schema/limits.ts';
 
 const NAME_MAX = 200;
 
@@ -24,6 +25,7 @@ function tokenRequest(body: unknown): TokenRequest {
   const problems: Record<string, string> = {};
   const { name, projects, scopes } = body;
   if (typeof name !== 'string' || name.trim() === '' || name.length > NAME_MAX) problems['name'] = `must be a non-empty string of at most ${NAME_MAX} characters`;
+  else if (stringProblem(name)) problems['name'] = stringProblem(name)!;
   if (!Array.isArray(projects) || projects.length === 0) problems['projects'] = 'must be a non-empty array of project names, or ["*"]';
   else if (projects.includes('*')) {
     if (projects.length !== 1) problems['projects'] = '"*" means every project and stands alone: ["*"]';
