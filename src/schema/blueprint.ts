@@ -119,7 +119,7 @@ function normalizeValidation(at: string, type: ColumnType, validation: unknown, 
     return null;
   }
   // the catalog keeps it (in PostgreSQL too, with CATALOG=postgresql): nothing in it may be what no engine can hold
-  const limit = valueLimitProblem(validation, { exactIntegers: true });
+  const limit = valueLimitProblem(validation, { exactIntegers: false });
   if (limit) {
     problems[`${at}.validation`] = limit;
     return null;
