@@ -46,7 +46,9 @@ for (const name of run) {
       break;
     }
     case 'scaleout': {
-      await (await import('./scaleout.ts')).benchScaleout({ items, log });
+      const scaleout = await import('./scaleout.ts');
+      await scaleout.benchTwoApis({ seconds: Number(process.env['BENCH_SECONDS'] ?? 10), log });
+      await scaleout.benchScaleout({ items, log });
       break;
     }
     case 'catalog': {

@@ -12,7 +12,7 @@ import { readConfig } from '../src/config.ts';
 import { ARTICLE, ARTICLE_BLUEPRINT } from '../test/support/harness.ts';
 import { startServerProcess, type ServerProcess } from '../test/support/server-process.ts';
 import { deleteTopology, everyCopyApplied, type Setup } from './rabbitmq.ts';
-import { bulkLoad, fmt, table, uuidFor } from './support.ts';
+import { bulkLoad, fmt, putLoad, table, uuidFor } from './support.ts';
 
 const AMQP_URL = process.env['QUEUE_CONNECTIONSTRING'] || 'amqp://guest:guest@127.0.0.1:5672';
 const PARTITIONS = Number(process.env['QUEUE_PARTITIONS'] || 8);
@@ -103,7 +103,56 @@ export async function benchScaleout(opts: { items: number; log: (line: string) =
   }
 }
 
+/**
+ * Single-item PUT (32 connections) through two `ROLE=api` processes on one PostgreSQL catalog
+ * against one, one worker behind them, same run (SPEC §11). On two cores read it as overhead,
+ * not as scale: both API processes, the worker and the engines share the same two cores.
+ */
+export async function benchTwoApis(opts: { seconds: number; log: (line: string) => void }): Promise<Record<string, number>> {
+  const { log } = opts;
+  process.env['POSTGRESQL_HOST'] ||= '127.0.0.1';
+  process.env['POSTGRESQL_USER'] ||= 'postgres';
+  process.env['POSTGRESQL_DATABASE'] ||= 'dstore_bench';
+  process.env['STORES'] ||= 'postgresql,level';
+  const dir = await mkdtemp(join(tmpdir(), 'dstore-bench-apis-'));
+  const prefix = `dstorebench-apis-${Date.now().toString(36)}-${randomUUID().slice(0, 4)}`;
+  const project = `bench_apis_${Date.now().toString(36).replace(/\d/g, (d) => 'abcdefghij'[+d]!)}`;
+  const rabbit = { QUEUE_CONNECTIONSTRING: AMQP_URL, QUEUE_PREFIX: prefix, CATALOG: 'postgresql', QUEUE_PATH: join(dir, 'queue') };
+  const worker = await startServerProcess({ ...rabbit, ROLE: 'worker', WORKER_ID: `${prefix}-w`, LEVEL_PATH: join(dir, 'level-w') }, ['worker']);
+  const apis: ServerProcess[] = [];
+  try {
+    apis.push(await startServerProcess({ ...rabbit, ROLE: 'api', WORKER_ID: `${prefix}-a`, LEVEL_PATH: join(dir, 'level-a'), PROJECT_FILE_PATH: join(dir, 'a') }));
+    apis.push(await startServerProcess({ ...rabbit, ROLE: 'api', WORKER_ID: `${prefix}-b`, LEVEL_PATH: join(dir, 'level-b'), PROJECT_FILE_PATH: join(dir, 'b') }));
+    await json('PUT', `${apis[0]!.url}/${project}`, { article: ARTICLE_BLUEPRINT });
+    await new Promise((r) => setTimeout(r, 1500)); // the other API process sees the snapshot (NOTIFY) well within this
+    const load = (url: string, connections: number) => putLoad({ url, connections, seconds: opts.seconds, path: (id) => `/${project}/article/${id}`, body: (id) => ({ ...ARTICLE, id }) });
+    await load(apis[0]!.url, 32).catch(() => undefined); // warm-up
+    const one: number[] = [];
+    const two: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      one.push((await load(apis[0]!.url, 32)).rps);
+      const [a, b] = await Promise.all([load(apis[0]!.url, 16), load(apis[1]!.url, 16)]);
+      two.push(a.rps + b.rps);
+    }
+    const best = (xs: number[]) => Math.max(...xs);
+    log(`single-item PUT, 32 connections, ${opts.seconds} s per run, RabbitMQ + 1 worker, CATALOG=postgresql, rounds alternated`);
+    table(log, ['API processes', 'req/s (best of 2)', 'rounds'], [
+      ['1', fmt(best(one)), one.map((x) => fmt(x)).join(', ')],
+      ['2 (16 connections each)', fmt(best(two)), two.map((x) => fmt(x)).join(', ')],
+    ]);
+    log(`two API processes vs one: ${fmt(best(two) / best(one), 2)}x (two cores: overhead, not scale)`);
+    return { one_api_rps: best(one), two_apis_rps: best(two), ratio: best(two) / best(one) };
+  } finally {
+    await json('DELETE', `${apis[0]?.url}/${project}`).catch(() => {});
+    for (const api of apis) await api.stop();
+    await worker.stop();
+    await deleteTopology(prefix, [`${prefix}-w`]).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
+  await benchTwoApis({ seconds: Number(process.env['BENCH_SECONDS'] ?? 10), log: console.log });
   await benchScaleout({ items: Number(process.env['BENCH_ITEMS'] ?? 100_000), log: console.log });
   process.exit(0);
 }
