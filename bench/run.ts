@@ -7,7 +7,7 @@
 import { fmt } from './support.ts';
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth', 'scaleout', 'catalog', 'package', 'operations'];
+const all = ['level', 'postgresql', 'elasticsearch', 'rabbitmq', 'evolution', 'auth', 'scaleout', 'catalog', 'package', 'operations', 'verify'];
 const run = wanted.length ? wanted : all;
 const items = Number(process.env['BENCH_ITEMS'] ?? 100_000);
 const log = (line: string) => console.log(line);
@@ -61,6 +61,10 @@ for (const name of run) {
     }
     case 'operations': {
       await (await import('./operations.ts')).benchOperations({ items, seconds: Number(process.env['BENCH_SECONDS'] ?? 10), log });
+      break;
+    }
+    case 'verify': {
+      await (await import('./verify.ts')).benchVerify({ items, log });
       break;
     }
     case 'evolution': {
