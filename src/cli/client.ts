@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import type { JobRecord } from '../jobs/jobs.ts';
 
 /** The error body every dstore answer of 4xx/5xx carries (SPEC §2). */
 export interface ApiErrorBody {
@@ -28,21 +29,8 @@ export interface HealthBody {
   queue?: { kind?: string; status: string; reason?: string; pending?: number; engines?: Record<string, { pending: number; oldestPendingMs: number; down?: string }> };
 }
 
-export interface JobBody {
-  id: string;
-  kind: string;
-  project: string;
-  version?: number;
-  state: 'queued' | 'running' | 'done' | 'failed';
-  total: number;
-  estimated?: boolean;
-  done: number;
-  skipped: number;
-  items_per_s: number;
-  started_at: string;
-  finished_at?: string;
-  error?: string;
-}
+/** A job as GET /_jobs/{id} answers it: the server's record without its resume cursor (types only; the CLI still talks HTTP). */
+export type JobBody = Omit<JobRecord, 'cursor'>;
 
 export interface VersionCreated {
   project_version: number;

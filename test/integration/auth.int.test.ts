@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { ARTICLE, ARTICLE_BLUEPRINT, ARTICLE_ID } from '../support/harness.ts';
 import { failedStart, freePort, startServerProcess, type ServerProcess } from '../support/server-process.ts';
-import { PG } from '../support/postgresql.ts';
+import { connectTestDatabase, PG } from '../support/postgresql.ts';
 
 const NS = `dstore-auth-${process.pid}`;
 const HOST_IF = `dsa${process.pid % 100000}h`;
@@ -93,15 +93,7 @@ describe('access control over the network', () => {
     otherKey = join(dir, 'other-key.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=dstore-test', '-addext', `subjectAltName=IP:${HOST_IP},IP:127.0.0.1,DNS:localhost`], { stdio: 'ignore' });
     execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', otherKey], { stdio: 'ignore' });
-    const admin = new pg.Client({ ...PG, database: 'postgres' });
-    await admin.connect();
-    try {
-      if (!(await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [PG.database])).rowCount) await admin.query(`CREATE DATABASE "${PG.database}"`);
-    } finally {
-      await admin.end();
-    }
-    db = new pg.Client(PG);
-    await db.connect();
+    db = await connectTestDatabase();
   });
 
   after(async () => {

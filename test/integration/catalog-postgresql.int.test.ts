@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { failedStart, startServerProcess, type ServerProcess } from '../support/server-process.ts';
-import { PG } from '../support/postgresql.ts';
+import { PG, PG_ENV } from '../support/postgresql.ts';
 
 const ADMIN = 'catalog-test-admin-token-0123456789abcdef';
 const ARTICLE = { columns: { title: { type: 'string' }, views: { type: 'integer' } } };
@@ -24,11 +24,7 @@ function env(name: string, extra: Record<string, string> = {}): Record<string, s
   return {
     CATALOG: 'postgresql',
     STORES: 'postgresql',
-    POSTGRESQL_HOST: PG.host,
-    POSTGRESQL_PORT: String(PG.port),
-    POSTGRESQL_USER: PG.user,
-    POSTGRESQL_PASSWORD: PG.password ?? '',
-    POSTGRESQL_DATABASE: PG.database,
+    ...PG_ENV,
     ELASTICSEARCH_HOST: '',
     QUEUE_CONNECTIONSTRING: '',
     ADMIN_TOKEN: ADMIN,

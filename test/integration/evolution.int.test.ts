@@ -17,6 +17,7 @@ import pg from 'pg';
 import { ClassicLevel } from 'classic-level';
 import { startDstore, type TestDstore } from '../support/harness.ts';
 import { startServerProcess } from '../support/server-process.ts';
+import { connectTestDatabase } from '../support/postgresql.ts';
 
 const PG_HOST = process.env['POSTGRESQL_HOST'] || '';
 const ES_HOST = process.env['ELASTICSEARCH_HOST'] || '';
@@ -126,16 +127,7 @@ async function esDoc(p: string, version: number, itemId: string): Promise<Record
 
 before(async () => {
   if (PG_HOST) {
-    // the suite may run before anything made the test database: make it (dstore would, at its first start)
-    const admin = new pg.Client({ ...PG, database: 'postgres' });
-    await admin.connect();
-    try {
-      if (!(await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [PG.database])).rowCount) await admin.query(`CREATE DATABASE "${PG.database}"`);
-    } finally {
-      await admin.end();
-    }
-    db = new pg.Client(PG);
-    await db.connect();
+    db = await connectTestDatabase(PG);
   }
   if (ES_HOST) assert.equal((await es('GET', '/')).status, 200, `Elasticsearch at ${ES_HOST} must answer`);
 });
